@@ -1,0 +1,35 @@
+# paywindow: make demo | make test | make run | make bench
+SHELL := /bin/bash
+UV ?= uv
+export UV_LINK_MODE ?= copy
+
+.PHONY: install demo test lint typecheck pytest run bench clean
+
+install:
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+demo: install
+	$(UV) run paywindow demo
+
+lint: install
+	$(UV) run ruff check src tests flows tasks bench
+	$(UV) run ruff format --check src tests flows tasks bench
+
+typecheck: install
+	$(UV) run mypy src/paywindow
+	$(UV) run mypy --follow-imports=silent tests flows tasks bench
+
+pytest: install
+	$(UV) run pytest -q
+
+test: lint typecheck pytest
+
+run: install
+	$(UV) run paywindow run
+
+bench: install
+	$(UV) run python -m bench
+
+clean:
+	rm -rf var out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""paywindow's one exception tree.
+
+    PaywindowError
+    ├── ConfigError              settings missing or invalid (raised at start-up)
+    ├── StoreError               the local database failed
+    │   ├── StoreUnavailable     unreachable or locked past the timeout (transient: retry)
+    │   └── NotMigrated          schema missing or behind the code's head revision
+    ├── WebhookRejected          a delivery that must not be recorded (bad signature, body, ...)
+    ├── EventError               an event could not be applied
+    │   └── OrderNotFound        the event names an order paywindow does not know (yet)
+    └── NotFound                 an admin lookup found nothing
+
+Third-party errors are translated at the adapter boundary with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EventError",
+    "NotFound",
+    "NotMigrated",
+    "OrderNotFound",
+    "PaywindowError",
+    "StoreError",
+    "StoreUnavailable",
+    "WebhookRejected",
+]
+
+
+class PaywindowError(Exception):
+    """Base of every error paywindow raises on purpose."""
+
+
+class ConfigError(PaywindowError):
+    """A setting is missing or invalid."""
+
+
+class StoreError(PaywindowError):
+    """The local database failed."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is unreachable or locked past the timeout; the caller may retry."""
+
+
+class NotMigrated(StoreError):
+    """The schema is missing or older than the code expects."""
+
+
+class WebhookRejected(PaywindowError):
+    """A webhook delivery that is refused and not recorded.
+
+    ``status`` is the HTTP status to answer with and ``reason`` a short machine-readable tag
+    used for the rejection counter.
+    """
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class EventError(PaywindowError):
+    """An event could not be applied to the order state machine."""
+
+
+class OrderNotFound(EventError):
+    """The event carries paywindow metadata for an order this database does not hold."""
+
+
+class NotFound(PaywindowError):
+    """An admin lookup (event, order) found nothing."""

@@ -1,0 +1,118 @@
+"""All configuration, read once from ``PAYWINDOW_*`` environment variables (or a ``.env`` file).
+
+Every shell (CLI, server, flows) calls :func:`load_settings` at start and passes values down;
+domain code never reads the environment.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from paywindow.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+_SQLITE_DEFAULT = "sqlite:///./var/paywindow.db"
+
+
+class Settings(BaseSettings):
+    """paywindow's settings; each field is ``PAYWINDOW_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAYWINDOW_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        default=_SQLITE_DEFAULT,
+        description="SQLAlchemy URL: sqlite:///path (WAL) or postgresql+psycopg://user@host/db.",
+    )
+    data_dir: Path = Field(default=Path("var"), description="Where local files are kept.")
+    db_busy_timeout: float = Field(
+        default=2.0, gt=0, le=60, description="Seconds to wait for a locked database."
+    )
+
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated webhook signing secrets (whsec_...); several for rotation.",
+    )
+    webhook_tolerance: int = Field(
+        default=300, ge=0, description="Max age in seconds of a Stripe-Signature timestamp."
+    )
+    webhook_max_body: int = Field(
+        default=512 * 1024, gt=0, description="Largest accepted webhook body, in bytes."
+    )
+
+    stripe_api_key: SecretStr | None = Field(default=None, description="sk_test_/sk_live_ key.")
+    stripe_api_base: str | None = Field(
+        default=None, description="Base URL of the Stripe API; the sandbox's URL when offline."
+    )
+    api_token: SecretStr | None = Field(default=None, description="Bearer token for /v1/orders.")
+    payment_window: timedelta = Field(
+        default=timedelta(hours=24),
+        description="Time a buyer has to pay: an ISO-8601 duration (PT24H) or seconds.",
+    )
+
+    processor_poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between processor sweeps when idle."
+    )
+    processor_max_attempts: int = Field(
+        default=12, ge=1, description="Attempts before a failing event stops being retried."
+    )
+
+    @field_validator("stripe_webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("stripe_webhook_secrets")
+    @classmethod
+    def _check_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            if not secret.get_secret_value().startswith("whsec_"):
+                raise ValueError("each webhook secret must start with whsec_")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("payment_window", mode="before")
+    @classmethod
+    def _seconds_as_number(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
+
+    @field_validator("payment_window")
+    @classmethod
+    def _check_window(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+    def webhook_secret_values(self) -> list[str]:
+        return [secret.get_secret_value() for secret in self.stripe_webhook_secrets]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; raise :class:`ConfigError` naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PAYWINDOW_{'_'.join(str(p) for p in err['loc'][:1]).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
