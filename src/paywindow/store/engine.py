@@ -1,0 +1,58 @@
+"""Engines for the operational store.
+
+SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL`` so a commit is on disk
+before it returns, and every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the
+database lock up front instead of failing later on a lock upgrade. PostgreSQL gets a connect
+timeout and a lock timeout, so a stuck database turns into :class:`StoreUnavailable`, not a hang.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+__all__ = ["make_engine"]
+
+
+def make_engine(url: str, *, busy_timeout: float = 2.0, pool_size: int = 5) -> Engine:
+    """Build the engine for ``url`` with paywindow's durability and timeout rules."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, busy_timeout)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=busy_timeout,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": max(1, int(busy_timeout)),
+            "options": f"-c lock_timeout={int(busy_timeout * 1000)}",
+        },
+    )
+
+
+def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,175 @@
+"""SQLAlchemy Core tables: the operational store (SQLite by default, PostgreSQL in production).
+
+The schema itself is created by Alembic migrations (``store/migrations``); these table objects
+are what the code queries with, and the initial migration is written to match them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "UtcDateTime",
+    "attempts",
+    "event_log",
+    "metadata",
+    "order_transitions",
+    "orders",
+    "payment_failures",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps no zone, so it is stored as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_Ts = UtcDateTime()
+
+event_log = Table(
+    "event_log",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(255), nullable=False, unique=True),
+    Column("type", String(255), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("account", String(255)),
+    Column("livemode", Boolean, nullable=False),
+    Column("api_version", String(64)),
+    Column("body", LargeBinary, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("received_at", _Ts, nullable=False),
+    Column("remote_addr", String(64)),
+    Column("source", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", _Ts),
+    Column("waiting_on", String(255)),
+    Column("order_id", String(64)),
+    Column("last_error", Text),
+    Column("last_traceback", Text),
+    Column("processed_at", _Ts),
+    Index("ix_event_log_status_next", "status", "next_attempt_at"),
+    Index("ix_event_log_waiting_on", "waiting_on"),
+    Index("ix_event_log_received_at", "received_at"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("state", String(32), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_total", BigInteger, nullable=False),
+    Column("application_fee_amount", BigInteger, nullable=False),
+    Column("seller_account", String(255), nullable=False),
+    Column("buyer_id", String(255), nullable=False),
+    Column("buyer_email", String(320)),
+    Column("customer", String(255)),
+    Column("deadline", _Ts, nullable=False),
+    Column("current_attempt", Integer, nullable=False, default=1),
+    Column("window_closed_at", _Ts),
+    # Facts merged from Stripe events (monotone: see payments/facts.py).
+    Column("paid_at", _Ts),
+    Column("payment_intent", String(255)),
+    Column("charge", String(255)),
+    Column("amount_charged", BigInteger),
+    Column("amount_refunded", BigInteger, nullable=False, default=0),
+    Column("dispute", String(255)),
+    Column("dispute_status", String(32)),
+    Column("created_at", _Ts, nullable=False),
+    Column("updated_at", _Ts, nullable=False),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("session_id", String(255), unique=True),
+    Column("payment_intent", String(255), unique=True),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", _Ts),
+    Column("completed_at", _Ts),
+    Column("created_at", _Ts, nullable=False),
+    Index("ix_attempts_order", "order_id", "attempt"),
+)
+
+payment_failures = Table(
+    "payment_failures",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("failure_key", String(255), nullable=False),
+    Column("payment_intent", String(255)),
+    Column("charge", String(255)),
+    Column("code", String(64)),
+    Column("decline_code", String(64)),
+    Column("advice_code", String(64)),
+    Column("message", Text),
+    Column("failed_at", _Ts, nullable=False),
+    Column("event_id", String(255), nullable=False),
+    UniqueConstraint("failure_key", name="uq_payment_failures_failure_key"),
+    Index("ix_payment_failures_order", "order_id"),
+)
+
+order_transitions = Table(
+    "order_transitions",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False),
+    Column("from_state", String(32), nullable=False),
+    Column("to_state", String(32), nullable=False),
+    Column("event_id", String(255)),
+    Column("reason", String(255), nullable=False),
+    Column("at", _Ts, nullable=False),
+    Index("ix_order_transitions_order", "order_id", "id"),
+)
