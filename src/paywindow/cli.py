@@ -1,12 +1,214 @@
-"""The ``paywindow`` command line (Typer)."""
+"""The ``paywindow`` command line (Typer). A thin shell: settings in, domain calls, output."""
 
 from __future__ import annotations
 
+import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from paywindow.clock import SystemClock, utc
+from paywindow.errors import ConfigError, NotFound, PaywindowError
+from paywindow.settings import Settings, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="paywindow back office.")
+db_app = typer.Typer(no_args_is_help=True, help="The operational database.")
+events_app = typer.Typer(no_args_is_help=True, help="Recorded Stripe events.")
+orders_app = typer.Typer(no_args_is_help=True, help="Orders.")
+app.add_typer(db_app, name="db")
+app.add_typer(events_app, name="events")
+app.add_typer(orders_app, name="orders")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _engine(settings: Settings) -> Any:
+    from paywindow.store import make_engine
+
+    return make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
+
+
+def _fail(exc: PaywindowError, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/] {exc}")
+    return typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply schema migrations (creates the schema on a new database)."""
+    from paywindow.store import upgrade
+
+    settings = _settings()
+    try:
+        upgrade(_engine(settings), revision)
+    except PaywindowError as exc:
+        raise _fail(exc) from exc
+    console.print(f"database at {revision}: {settings.database_url.split('@')[-1]}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    processor: bool = typer.Option(True, help="Also apply recorded events in the background."),
+) -> None:
+    """Run the webhook recorder (POST /webhooks/stripe, GET /healthz) and the event processor."""
+    import uvicorn
+
+    from paywindow.recorder.app import RecorderConfig, create_app
+    from paywindow.store import check_migrated
+
+    settings = _settings()
+    engine = _engine(settings)
+    try:
+        check_migrated(engine)
+    except PaywindowError as exc:
+        raise _fail(exc, 2) from exc
+    if not settings.stripe_webhook_secrets:
+        err.print(
+            "[yellow]warning:[/] PAYWINDOW_STRIPE_WEBHOOK_SECRETS is empty: every webhook gets 503"
+        )
+    config = RecorderConfig(
+        engine=engine,
+        clock=SystemClock(),
+        secrets=settings.webhook_secret_values(),
+        tolerance=settings.webhook_tolerance,
+        max_body=settings.webhook_max_body,
+        run_processor=processor,
+        poll_interval=settings.processor_poll_interval,
+        max_attempts=settings.processor_max_attempts,
+    )
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+
+
+@events_app.command("process")
+def events_process(
+    limit: int = typer.Option(1000, help="Most events to apply in one sweep."),
+) -> None:
+    """Apply every due event once (batch use; `serve` does this continuously)."""
+    from paywindow.payments.processor import process_due
+
+    settings = _settings()
+    total: dict[str, int] = {}
+    while True:
+        report = process_due(
+            _engine(settings),
+            SystemClock().now(),
+            max_attempts=settings.processor_max_attempts,
+            limit=limit,
+        )
+        for status, count in report.counts.items():
+            total[status] = total.get(status, 0) + count
+        if report.total < limit:
+            break
+    console.print(total or "no events due")
+
+
+@events_app.command("replay")
+def events_replay(
+    event_id: list[str] = typer.Option(None, "--id", help="Event id (repeatable)."),
+    failed: bool = typer.Option(False, "--failed", help="Every failed event."),
+    since: datetime | None = typer.Option(None, help="Every event received since this time."),
+) -> None:
+    """Re-apply chosen events now (idempotent)."""
+    from paywindow.payments.processor import process_due, replay
+
+    if not (event_id or failed or since):
+        err.print("[red]error:[/] give --id, --failed or --since")
+        raise typer.Exit(2)
+    settings = _settings()
+    engine = _engine(settings)
+    now = SystemClock().now()
+    count = replay(
+        engine, now, event_ids=event_id, failed=failed, since=utc(since) if since else None
+    )
+    report = process_due(engine, now, max_attempts=settings.processor_max_attempts, limit=10_000)
+    console.print(f"replayed {count} event(s): {dict(report.counts)}")
+
+
+@events_app.command("list")
+def events_list(
+    status: str | None = typer.Option(None, help="pending, applied, ignored or failed."),
+    kind: str | None = typer.Option(None, "--type", help="Event type, e.g. charge.refunded."),
+    limit: int = typer.Option(50),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recent events, newest first."""
+    from paywindow.admin import list_events, to_json
+
+    rows = list_events(_engine(_settings()), status=status, kind=kind, limit=limit)
+    if as_json:
+        sys.stdout.write(to_json(rows) + "\n")
+        return
+    table = Table("event", "type", "status", "tries", "order", "received", "note / error")
+    for r in rows:
+        table.add_row(
+            r["event_id"],
+            r["type"],
+            r["status"],
+            str(r["attempts"]),
+            r["order_id"] or "",
+            r["received_at"].isoformat(timespec="seconds"),
+            (r["last_error"] or r["note"] or "")[:60],
+        )
+    console.print(table)
+
+
+@events_app.command("show")
+def events_show(event_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """One event with its raw body, headers, status and last error."""
+    from paywindow.admin import show_event, to_json
+
+    try:
+        event = show_event(_engine(_settings()), event_id)
+    except NotFound as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        sys.stdout.write(to_json(event) + "\n")
+        return
+    traceback = event.pop("last_traceback")
+    console.print_json(to_json(event))
+    if traceback:
+        console.print(traceback)
+
+
+@orders_app.command("show")
+def orders_show(order_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """One order: state, deadline, attempts, failures and every transition."""
+    from paywindow.admin import show_order, to_json
+
+    try:
+        order = show_order(_engine(_settings()), order_id)
+    except NotFound as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        sys.stdout.write(to_json(order) + "\n")
+        return
+    console.print(
+        f"[bold]{order['id']}[/]  {order['state']}  deadline {order['deadline'].isoformat()}"
+    )
+    console.print(
+        f"{order['amount_total']} {order['currency']}  refunded {order['amount_refunded']}"
+    )
+    table = Table("from", "to", "reason", "event", "at")
+    for t in order["transitions"]:
+        table.add_row(
+            t["from_state"], t["to_state"], t["reason"], t["event_id"] or "", t["at"].isoformat()
+        )
+    console.print(table)
 
 
 @app.command()
@@ -19,6 +221,14 @@ def sandbox(
     from paywindow.sandbox.server import run
 
     run(host=host, port=port, state_file=state)
+
+
+@app.command()
+def demo() -> None:
+    """Run the main job on embedded defaults and print what happened."""
+    from paywindow.demo import run_demo
+
+    run_demo(console)
 
 
 def main() -> None:

@@ -69,6 +69,10 @@ class EventError(PaywindowError):
 class OrderNotFound(EventError):
     """The event carries paywindow metadata for an order this database does not hold."""
 
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"no order {order_id}")
+        self.order_id = order_id
+
 
 class NotFound(PaywindowError):
     """An admin lookup (event, order) found nothing."""

@@ -92,6 +92,7 @@ event_log = Table(
     Column("next_attempt_at", _Ts),
     Column("waiting_on", String(255)),
     Column("order_id", String(64)),
+    Column("note", Text),
     Column("last_error", Text),
     Column("last_traceback", Text),
     Column("processed_at", _Ts),

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("waiting_on", sa.String(length=255), nullable=True),
         sa.Column("order_id", sa.String(length=64), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_traceback", sa.Text(), nullable=True),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),

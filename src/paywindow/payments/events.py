@@ -1,0 +1,234 @@
+"""Reading Stripe events: which order an event is about and what it says (a :class:`Change`).
+
+Pure functions over the event's JSON. paywindow marks what it creates with metadata
+``paywindow_order_id`` and ``paywindow_attempt`` on the Checkout Session and in
+``payment_intent_data.metadata`` (Stripe does not copy session metadata to the PaymentIntent).
+Charges and disputes are tied to an order through their PaymentIntent when they carry no
+metadata of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from paywindow.payments.facts import AttemptStatus, Change, DisputeStatus, FailureFacts
+
+__all__ = [
+    "ATTEMPT_KEY",
+    "ORDER_KEY",
+    "RECONCILIATION_PREFIXES",
+    "Applies",
+    "Ignored",
+    "Interpretation",
+    "interpret",
+]
+
+ORDER_KEY = "paywindow_order_id"
+ATTEMPT_KEY = "paywindow_attempt"
+
+#: Event types kept only for reconciliation; they never touch an order.
+RECONCILIATION_PREFIXES = ("payout.", "balance.", "transfer.", "application_fee.")
+
+_DISPUTE_OPEN = {"warning_needs_response", "warning_under_review", "needs_response", "under_review"}
+_DISPUTE_WON = {"won", "warning_closed"}
+_DISPUTE_LOST = {"lost", "charge_refunded"}
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """The event is kept but changes no order."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Applies:
+    """The event changes one order: named by id, or found through a PaymentIntent or charge."""
+
+    change: Change
+    order_id: str | None = None
+    payment_intent: str | None = None
+    charge: str | None = None
+
+
+Interpretation = Ignored | Applies
+
+
+def _ts(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(value), UTC) if value is not None else None
+
+
+def _id(value: Any) -> str | None:
+    """An expandable field: either an id string or an object with an id."""
+    if isinstance(value, dict):
+        found = value.get("id")
+        return str(found) if found is not None else None
+    return str(value) if value is not None else None
+
+
+def _order_ref(metadata: Any) -> tuple[str | None, int | None]:
+    if not isinstance(metadata, dict) or not metadata.get(ORDER_KEY):
+        return None, None
+    raw_attempt = metadata.get(ATTEMPT_KEY, "1")
+    try:
+        attempt = int(raw_attempt)
+    except (TypeError, ValueError):
+        attempt = 1
+    return str(metadata[ORDER_KEY]), max(attempt, 1)
+
+
+def interpret(event: JSON) -> Interpretation:
+    """Say which order ``event`` concerns and what it changes, or why it is ignored."""
+    kind = str(event.get("type", ""))
+    obj = event.get("data", {}).get("object")
+    if not isinstance(obj, dict):
+        return Ignored("event has no data.object")
+    created = _ts(event.get("created"))
+    assert created is not None
+    handler = _HANDLERS.get(kind)
+    if handler is not None:
+        return handler(kind, obj, created, str(event.get("id")))
+    if kind.startswith(RECONCILIATION_PREFIXES):
+        return Ignored("kept for reconciliation")
+    return Ignored(f"unhandled event type {kind}")
+
+
+def _session(kind: str, session: JSON, created: datetime, event_id: str) -> Interpretation:
+    order_id, attempt = _order_ref(session.get("metadata"))
+    if order_id is None:
+        return Ignored("no paywindow metadata on the checkout session")
+    base = Change(
+        attempt=attempt,
+        session_id=_id(session.get("id")),
+        payment_intent=_id(session.get("payment_intent")),
+        expires_at=_ts(session.get("expires_at")),
+    )
+    if kind == "checkout.session.expired":
+        return Applies(replace(base, attempt_status=AttemptStatus.EXPIRED), order_id=order_id)
+    if kind == "checkout.session.async_payment_failed":
+        failure = FailureFacts(
+            key=f"{base.session_id}:async_payment_failed",
+            attempt=attempt or 1,
+            failed_at=created,
+            payment_intent=base.payment_intent,
+            code="async_payment_failed",
+            message="The delayed payment method failed.",
+        )
+        change = replace(base, attempt_status=AttemptStatus.FAILED, failure=failure)
+        return Applies(change, order_id=order_id)
+    paid = kind == "checkout.session.async_payment_succeeded" or session.get("payment_status") in (
+        "paid",
+        "no_payment_required",
+    )
+    change = replace(
+        base,
+        attempt_status=AttemptStatus.PAID if paid else AttemptStatus.PROCESSING,
+        completed_at=created,
+        paid=paid,
+        amount_charged=session.get("amount_total") if paid else None,
+    )
+    return Applies(change, order_id=order_id)
+
+
+def _payment_intent(kind: str, intent: JSON, created: datetime, event_id: str) -> Interpretation:
+    order_id, attempt = _order_ref(intent.get("metadata"))
+    if order_id is None:
+        return Ignored("no paywindow metadata on the payment intent")
+    pi = _id(intent.get("id"))
+    if kind == "payment_intent.payment_failed":
+        return Applies(
+            Change(attempt=attempt, payment_intent=pi, failure=_failure(intent, attempt, created)),
+            order_id=order_id,
+        )
+    if kind == "payment_intent.processing":
+        change = Change(attempt=attempt, payment_intent=pi, attempt_status=AttemptStatus.PROCESSING)
+        return Applies(change, order_id=order_id)
+    if kind != "payment_intent.succeeded":
+        return Ignored(f"{kind} does not change an order")
+    change = Change(
+        attempt=attempt,
+        payment_intent=pi,
+        attempt_status=AttemptStatus.PAID,
+        completed_at=_ts(intent.get("created")) or created,
+        paid=True,
+        charge=_id(intent.get("latest_charge")),
+        amount_charged=intent.get("amount_received") or None,
+    )
+    return Applies(change, order_id=order_id)
+
+
+def _failure(intent: JSON, attempt: int | None, created: datetime) -> FailureFacts:
+    error = intent.get("last_payment_error") or {}
+    pi = _id(intent.get("id"))
+    charge = _id(error.get("charge"))
+    method = _id(error.get("payment_method"))
+    key = f"{pi}:{charge or method or error.get('code') or 'unknown'}"
+    return FailureFacts(
+        key=key,
+        attempt=attempt or 1,
+        failed_at=created,
+        payment_intent=pi,
+        charge=charge,
+        code=error.get("code"),
+        decline_code=error.get("decline_code"),
+        advice_code=error.get("advice_code"),
+        message=error.get("message"),
+    )
+
+
+def _charge(kind: str, charge: JSON, created: datetime, event_id: str) -> Interpretation:
+    if kind not in ("charge.refunded", "charge.succeeded"):
+        return Ignored(f"{kind} does not change an order")
+    if kind == "charge.succeeded" and charge.get("status") != "succeeded":
+        return Ignored("charge did not succeed")
+    order_id, attempt = _order_ref(charge.get("metadata"))
+    pi = _id(charge.get("payment_intent"))
+    refunded = int(charge.get("amount_refunded") or 0) if kind == "charge.refunded" else None
+    change = Change(
+        attempt=attempt,
+        payment_intent=pi,
+        completed_at=_ts(charge.get("created")) or created,
+        paid=True,
+        charge=_id(charge.get("id")),
+        amount_charged=charge.get("amount_captured") or charge.get("amount"),
+        amount_refunded=refunded,
+    )
+    return Applies(change, order_id=order_id, payment_intent=pi, charge=_id(charge.get("id")))
+
+
+def _dispute(kind: str, dispute: JSON, created: datetime, event_id: str) -> Interpretation:
+    raw = str(dispute.get("status", ""))
+    if raw in _DISPUTE_WON:
+        status = DisputeStatus.WON
+    elif raw in _DISPUTE_LOST:
+        status = DisputeStatus.LOST
+    elif raw in _DISPUTE_OPEN:
+        status = DisputeStatus.OPEN
+    else:
+        return Ignored(f"unknown dispute status {raw!r}")
+    change = Change(dispute=_id(dispute.get("id")), dispute_status=status)
+    return Applies(
+        change, payment_intent=_id(dispute.get("payment_intent")), charge=_id(dispute.get("charge"))
+    )
+
+
+_HANDLERS = {
+    "checkout.session.completed": _session,
+    "checkout.session.async_payment_succeeded": _session,
+    "checkout.session.async_payment_failed": _session,
+    "checkout.session.expired": _session,
+    "payment_intent.succeeded": _payment_intent,
+    "payment_intent.payment_failed": _payment_intent,
+    "payment_intent.processing": _payment_intent,
+    "charge.succeeded": _charge,
+    "charge.refunded": _charge,
+    "charge.dispute.created": _dispute,
+    "charge.dispute.updated": _dispute,
+    "charge.dispute.closed": _dispute,
+    "charge.dispute.funds_withdrawn": _dispute,
+    "charge.dispute.funds_reinstated": _dispute,
+}

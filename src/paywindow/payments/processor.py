@@ -1,0 +1,222 @@
+"""The event processor: applies recorded Stripe events to orders, one transaction per event.
+
+Design:
+- Recording and applying are separate. The recorder commits the raw event as ``pending``; the
+  processor picks due events (``pending`` or ``failed`` whose backoff has passed), and for each
+  one, in a single transaction, locks the order, merges the event's facts, derives the state,
+  writes audit rows and marks the event ``applied``. The event is never marked handled before
+  the writes it caused are committed, because they are the same commit.
+- A handler error rolls back to a savepoint and marks the event ``failed`` with its error and
+  traceback, and a next attempt time (exponential backoff); other events go on.
+- An event about a charge or dispute whose PaymentIntent no order has claimed yet waits
+  (``pending`` with ``waiting_on``) and is woken as soon as an event links that PaymentIntent.
+- Several processors may run at once: on PostgreSQL they skip rows another one holds
+  (``FOR UPDATE SKIP LOCKED``); on SQLite every transaction starts with ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, or_, select, update
+
+from paywindow.errors import EventError, OrderNotFound
+from paywindow.payments.events import Applies, interpret
+from paywindow.payments.facts import OrderFacts, derive_state, merge
+from paywindow.payments.repository import find_order_by_payment, load_facts, save_facts
+from paywindow.payments.states import path
+from paywindow.store.tables import event_log
+
+__all__ = ["EventStatus", "ProcessReport", "backoff", "process_due", "process_one", "replay"]
+
+
+class EventStatus:
+    PENDING = "pending"
+    APPLIED = "applied"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+_RETRYABLE = (EventStatus.PENDING, EventStatus.FAILED)
+
+
+@dataclass
+class ProcessReport:
+    """How many events ended in each status during one sweep."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def backoff(attempts: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:
+    """Delay before attempt ``attempts + 1``: 2 s, 4 s, 8 s, ... capped at an hour."""
+    return timedelta(seconds=min(cap, base * 2 ** max(attempts - 1, 0)))
+
+
+def process_due(
+    engine: Engine, now: datetime, *, max_attempts: int = 12, limit: int = 200
+) -> ProcessReport:
+    """Apply every event that is due at ``now`` (up to ``limit``), oldest first."""
+    report = ProcessReport()
+    with engine.connect() as conn:
+        ids = list(
+            conn.execute(
+                select(event_log.c.id)
+                .where(event_log.c.status.in_(_RETRYABLE))
+                .where(event_log.c.attempts < max_attempts)
+                .where(
+                    or_(event_log.c.next_attempt_at.is_(None), event_log.c.next_attempt_at <= now)
+                )
+                .order_by(event_log.c.id)
+                .limit(limit)
+            ).scalars()
+        )
+        conn.rollback()
+    for row_id in ids:
+        status = process_one(engine, row_id, now, max_attempts=max_attempts)
+        if status is not None:
+            report.counts[status] += 1
+    return report
+
+
+def process_one(
+    engine: Engine, row_id: int, now: datetime, *, max_attempts: int = 12
+) -> str | None:
+    """Apply one recorded event; return its new status, or None if it was not due or taken."""
+    with engine.begin() as conn:
+        query = select(event_log).where(event_log.c.id == row_id)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = conn.execute(query).mappings().first()
+        if row is None or row["status"] not in _RETRYABLE:
+            return None
+        savepoint = conn.begin_nested()
+        try:
+            values = _apply(conn, row, now, max_attempts)
+        except Exception as exc:
+            savepoint.rollback()
+            values = _failed(row, exc, now)
+        else:
+            savepoint.commit()
+        conn.execute(update(event_log).where(event_log.c.id == row_id).values(**values))
+        return str(values["status"])
+
+
+def _apply(conn: Connection, row: Any, now: datetime, max_attempts: int) -> dict[str, Any]:
+    try:
+        payload = json.loads(row["body"])
+    except ValueError as exc:
+        raise EventError(f"stored body is not JSON: {exc}") from exc
+    meaning = interpret(payload)
+    if not isinstance(meaning, Applies):
+        return _done(EventStatus.IGNORED, now, note=meaning.reason)
+    order_id = meaning.order_id or find_order_by_payment(
+        conn, meaning.payment_intent, meaning.charge
+    )
+    if order_id is None:
+        return _waiting(row, meaning, now, max_attempts)
+    state, facts = load_facts(conn, order_id)
+    new = merge(facts, meaning.change)
+    target = derive_state(new)
+    route = path(state, target)
+    if route is None:
+        raise EventError(f"order {order_id}: no transition from {state} to {target}")
+    hops = list(zip([state, *route[:-1]], route, strict=True))
+    save_facts(conn, facts, new, hops, event_id=row["event_id"], now=now)
+    _wake(conn, facts, new, now)
+    return _done(EventStatus.APPLIED, now, order_id=order_id)
+
+
+def _done(status: str, now: datetime, **extra: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": status,
+        "processed_at": now,
+        "next_attempt_at": None,
+        "waiting_on": None,
+        "last_error": None,
+        "last_traceback": None,
+        "note": None,
+    }
+    values.update(extra)
+    return values
+
+
+def _waiting(row: Any, meaning: Applies, now: datetime, max_attempts: int) -> dict[str, Any]:
+    key = meaning.payment_intent or meaning.charge
+    attempts = row["attempts"] + 1
+    if key is None:
+        return _done(EventStatus.IGNORED, now, note="names no order, payment intent or charge")
+    if attempts >= max_attempts:
+        note = f"no paywindow order claimed {key} after {attempts} attempts"
+        return _done(EventStatus.IGNORED, now, note=note, attempts=attempts)
+    return {
+        "status": EventStatus.PENDING,
+        "attempts": attempts,
+        "waiting_on": key,
+        "next_attempt_at": now + backoff(attempts),
+        "note": f"waiting for an event that ties {key} to an order",
+    }
+
+
+def _failed(row: Any, exc: BaseException, now: datetime) -> dict[str, Any]:
+    attempts = row["attempts"] + 1
+    return {
+        "status": EventStatus.FAILED,
+        "attempts": attempts,
+        "next_attempt_at": now + backoff(attempts),
+        "last_error": f"{type(exc).__name__}: {exc}",
+        "last_traceback": "".join(traceback.format_exception(exc)),
+        "order_id": exc.order_id if isinstance(exc, OrderNotFound) else None,
+    }
+
+
+def _wake(conn: Connection, old: OrderFacts, new: OrderFacts, now: datetime) -> None:
+    """Make events waiting on a PaymentIntent or charge this change just linked due now."""
+    keys = {a.payment_intent for a in new.attempts} | {new.payment_intent, new.charge}
+    keys -= {a.payment_intent for a in old.attempts} | {old.payment_intent, old.charge}
+    keys.discard(None)
+    if keys:
+        conn.execute(
+            update(event_log)
+            .where(event_log.c.waiting_on.in_(keys))
+            .where(event_log.c.status == EventStatus.PENDING)
+            .values(next_attempt_at=now)
+        )
+
+
+def replay(
+    engine: Engine,
+    now: datetime,
+    *,
+    event_ids: list[str] | None = None,
+    failed: bool = False,
+    since: datetime | None = None,
+) -> int:
+    """Make the chosen events pending again (attempts reset) so the next sweep re-applies them.
+
+    Re-applying an applied event is harmless: merging facts is idempotent.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if event_ids:
+        conditions.append(event_log.c.event_id.in_(event_ids))
+    if failed:
+        conditions.append(event_log.c.status == EventStatus.FAILED)
+    if since is not None:
+        conditions.append(event_log.c.received_at >= since)
+    if not conditions:
+        return 0
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(event_log)
+            .where(or_(*conditions))
+            .values(status=EventStatus.PENDING, attempts=0, next_attempt_at=None, waiting_on=None)
+        )
+        return int(result.rowcount or 0)
