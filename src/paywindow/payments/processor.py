@@ -44,6 +44,9 @@ class EventStatus:
 
 _RETRYABLE = (EventStatus.PENDING, EventStatus.FAILED)
 
+#: How long an event may wait for the event that ties it to an order.
+WAIT_LIMIT = timedelta(days=3)
+
 
 @dataclass
 class ProcessReport:
@@ -81,15 +84,13 @@ def process_due(
         )
         conn.rollback()
     for row_id in ids:
-        status = process_one(engine, row_id, now, max_attempts=max_attempts)
+        status = process_one(engine, row_id, now)
         if status is not None:
             report.counts[status] += 1
     return report
 
 
-def process_one(
-    engine: Engine, row_id: int, now: datetime, *, max_attempts: int = 12
-) -> str | None:
+def process_one(engine: Engine, row_id: int, now: datetime) -> str | None:
     """Apply one recorded event; return its new status, or None if it was not due or taken."""
     with engine.begin() as conn:
         query = select(event_log).where(event_log.c.id == row_id)
@@ -100,7 +101,7 @@ def process_one(
             return None
         savepoint = conn.begin_nested()
         try:
-            values = _apply(conn, row, now, max_attempts)
+            values = _apply(conn, row, now)
         except Exception as exc:
             savepoint.rollback()
             values = _failed(row, exc, now)
@@ -110,7 +111,7 @@ def process_one(
         return str(values["status"])
 
 
-def _apply(conn: Connection, row: Any, now: datetime, max_attempts: int) -> dict[str, Any]:
+def _apply(conn: Connection, row: Any, now: datetime) -> dict[str, Any]:
     try:
         payload = json.loads(row["body"])
     except ValueError as exc:
@@ -122,14 +123,14 @@ def _apply(conn: Connection, row: Any, now: datetime, max_attempts: int) -> dict
         conn, meaning.payment_intent, meaning.charge
     )
     if order_id is None:
-        return _waiting(row, meaning, now, max_attempts)
+        return _waiting(row, meaning, now)
     state, facts = load_facts(conn, order_id)
     new = merge(facts, meaning.change)
     target = derive_state(new)
     route = path(state, target)
     if route is None:
         raise EventError(f"order {order_id}: no transition from {state} to {target}")
-    hops = list(zip([state, *route[:-1]], route, strict=True))
+    hops = list(zip([state, *route], route, strict=False))
     save_facts(conn, facts, new, hops, event_id=row["event_id"], now=now)
     _wake(conn, facts, new, now)
     return _done(EventStatus.APPLIED, now, order_id=order_id)
@@ -149,19 +150,24 @@ def _done(status: str, now: datetime, **extra: Any) -> dict[str, Any]:
     return values
 
 
-def _waiting(row: Any, meaning: Applies, now: datetime, max_attempts: int) -> dict[str, Any]:
+def _waiting(row: Any, meaning: Applies, now: datetime) -> dict[str, Any]:
+    """Park an event until another event ties its PaymentIntent or charge to an order.
+
+    It is retried after as long as it has waited so far (2 s to 1 h), and given up as not
+    paywindow's once it has waited longer than Stripe keeps redelivering (three days).
+    """
     key = meaning.payment_intent or meaning.charge
-    attempts = row["attempts"] + 1
     if key is None:
         return _done(EventStatus.IGNORED, now, note="names no order, payment intent or charge")
-    if attempts >= max_attempts:
-        note = f"no paywindow order claimed {key} after {attempts} attempts"
-        return _done(EventStatus.IGNORED, now, note=note, attempts=attempts)
+    waited = now - row["received_at"]
+    if waited > WAIT_LIMIT:
+        note = f"no paywindow order claimed {key} within {WAIT_LIMIT.days} days"
+        return _done(EventStatus.IGNORED, now, note=note)
+    delay = min(max(waited, timedelta(seconds=2)), timedelta(hours=1))
     return {
         "status": EventStatus.PENDING,
-        "attempts": attempts,
         "waiting_on": key,
-        "next_attempt_at": now + backoff(attempts),
+        "next_attempt_at": now + delay,
         "note": f"waiting for an event that ties {key} to an order",
     }
 

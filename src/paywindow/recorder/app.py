@@ -9,7 +9,6 @@ answer is 503 and Stripe delivers again. Nothing a client sends can produce a 50
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -27,7 +26,7 @@ from paywindow.clock import Clock
 from paywindow.errors import StoreUnavailable, WebhookRejected
 from paywindow.payments.runner import ProcessorThread
 from paywindow.recorder.verify import parse_event, verify_signature
-from paywindow.recorder.writer import EventWriter
+from paywindow.recorder.writer import EventWriter, event_row
 
 __all__ = ["RecorderConfig", "create_app"]
 
@@ -118,21 +117,14 @@ async def _checked_row(request: Request, config: RecorderConfig) -> dict[str, An
     )
     event = parse_event(body)
     headers = {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
-    return {
-        "event_id": event.id,
-        "type": event.type,
-        "created": event.created,
-        "account": event.account,
-        "livemode": event.livemode,
-        "api_version": event.api_version,
-        "body": body,
-        "headers": json.dumps(headers),
-        "received_at": config.clock.now(),
-        "remote_addr": request.client.host if request.client else None,
-        "source": "webhook",
-        "status": "pending",
-        "attempts": 0,
-    }
+    return event_row(
+        body,
+        event,
+        received_at=config.clock.now(),
+        source="webhook",
+        headers=headers,
+        remote_addr=request.client.host if request.client else None,
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

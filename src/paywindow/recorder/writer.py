@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -21,9 +23,37 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from paywindow.errors import StoreUnavailable
+from paywindow.recorder.verify import ParsedEvent
 from paywindow.store.tables import event_log
 
-__all__ = ["EventWriter", "insert_events"]
+__all__ = ["EventWriter", "event_row", "insert_events"]
+
+
+def event_row(
+    body: bytes,
+    event: ParsedEvent,
+    *,
+    received_at: datetime,
+    source: str,
+    headers: dict[str, str] | None = None,
+    remote_addr: str | None = None,
+) -> dict[str, Any]:
+    """The event-log row for a verified delivery: the raw bytes plus the indexed envelope."""
+    return {
+        "event_id": event.id,
+        "type": event.type,
+        "created": event.created,
+        "account": event.account,
+        "livemode": event.livemode,
+        "api_version": event.api_version,
+        "body": body,
+        "headers": json.dumps(headers or {}),
+        "received_at": received_at,
+        "remote_addr": remote_addr,
+        "source": source,
+        "status": "pending",
+        "attempts": 0,
+    }
 
 
 def insert_events(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:

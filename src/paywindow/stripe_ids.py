@@ -1,0 +1,14 @@
+"""Ids shaped like Stripe's (prefix, underscore, random alphanumerics)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+__all__ = ["new_id"]
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))

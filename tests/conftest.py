@@ -1,0 +1,91 @@
+"""Shared fixtures: a clean environment, and a migrated database on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from paywindow.store import make_engine, upgrade
+from paywindow.store.tables import metadata
+
+PG_ADMIN_URL = os.environ.get(
+    "PAYWINDOW_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No PAYWINDOW_* variable from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("PAYWINDOW_") and not name.startswith("PAYWINDOW_TEST_"):
+            monkeypatch.delenv(name)
+
+
+def _postgres_available() -> bool:
+    try:
+        probe = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with probe.connect():
+            pass
+        probe.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A scratch PostgreSQL database for this test session, migrated once, dropped at the end."""
+    if not _postgres_available():
+        if os.environ.get("PAYWINDOW_TEST_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required (PAYWINDOW_TEST_REQUIRE_POSTGRES) but unreachable")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"paywindow_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    names = ", ".join(t.name for t in reversed(metadata.sorted_tables))
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[str]:
+    """A migrated, empty database URL on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/paywindow.db"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    _truncate(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
