@@ -99,6 +99,7 @@ class Dispatcher:
         event["pending_webhooks"] = len(endpoints)
         if not endpoints:
             return 0
+        self.engine.store.extra(event["id"])["webhooks"] = len(endpoints)
         body = json.dumps(event, indent=2).encode()
         now = self.engine.clock.now()
         with self._cv:

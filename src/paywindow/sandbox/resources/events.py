@@ -54,9 +54,17 @@ def _list(engine: Engine, ctx: Ctx, params: Obj) -> Obj:
         if (e.get("account") is None if platform else e.get("account") == ctx.account)
         and type_ok(e["type"])
         and in_range(e)
-        and (wanted is None or bool(engine.store.extra(e["id"]).get("delivered")) == wanted)
+        and (wanted is None or _delivery_state(engine, e["id"]) == wanted)
     ]
     return paginate(items, params, "/v1/events", engine.store.position)
+
+
+def _delivery_state(engine: Engine, event_id: str) -> bool | None:
+    """True once delivered, False while pending or failed, None when no endpoint wanted it."""
+    extra = engine.store.internal.get(event_id) or {}
+    if extra.get("delivered"):
+        return True
+    return False if extra.get("webhooks") else None
 
 
 @route("GET", "/v1/events/{id}")
