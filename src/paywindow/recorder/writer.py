@@ -58,6 +58,8 @@ def event_row(
 
 def insert_events(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:
     """Insert event rows in one transaction; return the ids that were new (not duplicates)."""
+    if not rows:
+        return set()
     fresh: dict[str, dict[str, Any]] = {}
     for row in rows:
         fresh.setdefault(row["event_id"], row)
