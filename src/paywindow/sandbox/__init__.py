@@ -157,6 +157,11 @@ class SandboxHandle:
         body = {"outcomes": outcomes, "default": default}
         self.control("POST", f"/_sandbox/payment_methods/{payment_method}", body)
 
+    def buyers(self, enabled: bool = True, seed: int | None = None, **model: Any) -> None:
+        """Let the buyer population pay new sessions (``model`` overrides ``BuyerModel``)."""
+        body = {"enabled": enabled, "seed": seed, "model": model}
+        self.control("POST", "/_sandbox/buyers", body)
+
     def configure(self, **settings: Any) -> None:
         """Change fees, availability delay, payouts or webhook retry delays at run time."""
         self.control("POST", "/_sandbox/config", settings)

@@ -73,8 +73,10 @@ def _buyer_pm(engine: Engine, ctx: Ctx, outcome: Outcome, email: str, at: int) -
     return make_payment_method(engine, ctx, at, last4=last4, email=email)
 
 
-def pay_session(engine: Engine, ctx: Ctx, session_id: str, body: dict[str, Any]) -> Obj:
-    """One buyer attempt on an open session; returns the session, PI, charge and error."""
+def pay_session(
+    engine: Engine, ctx: Ctx, session_id: str, body: dict[str, Any], at: int | None = None
+) -> Obj:
+    """One buyer attempt on an open session (at ``at``, default now); returns what it made."""
     session = engine.store.require(session_id, "checkout.session", None, "session")
     if session["status"] != "open":
         raise invalid(
@@ -82,7 +84,7 @@ def pay_session(engine: Engine, ctx: Ctx, session_id: str, body: dict[str, Any])
             f"This Checkout Session has a status of `{session['status']}`."
         )
     outcome = parse_outcome(body)
-    at = engine.now()
+    at = engine.now() if at is None else at
     email = str(body.get("email") or session["customer_email"] or "buyer@example.com")
     pi = _session_pi(engine, ctx, session, at)
     if body.get("save_payment_method") or pi["setup_future_usage"]:

@@ -21,7 +21,7 @@ class SandboxClock:
         self._offset = 0.0 if start is None else start - time.time()
         self._frozen_at: float | None = None
         if frozen:
-            self._frozen_at = time.time() + self._offset
+            self._frozen_at = time.time() if start is None else start
 
     def now(self) -> float:
         """Current sandbox time."""

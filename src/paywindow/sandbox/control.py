@@ -15,6 +15,7 @@ from typing import Any
 from paywindow.sandbox.buyers import pay_session
 from paywindow.sandbox.engine import Ctx, Engine
 from paywindow.sandbox.outcomes import parse_outcome
+from paywindow.sandbox.population import BuyerModel, BuyerPopulation, install_population
 from paywindow.sandbox.resources.customers import script_outcomes
 from paywindow.sandbox.resources.events import create_endpoint
 from paywindow.sandbox.webhooks import Chaos, Dispatcher
@@ -65,12 +66,8 @@ def _get_clock(engine: Engine, dispatcher: Dispatcher, ctx: Ctx, body: Obj) -> O
 def _set_clock(engine: Engine, dispatcher: Dispatcher, ctx: Ctx, body: Obj) -> Obj:
     if "frozen" in body:
         engine.clock.freeze(bool(body["frozen"]))
-    if body.get("set") is not None:
-        target = parse_instant(body["set"])
-        if target >= engine.clock.now():
-            engine.clock.set(target)
-        else:  # going back in time: effects already fired stay fired
-            engine.clock.set(target)
+    if body.get("set") is not None:  # going back in time never un-fires effects
+        engine.clock.set(parse_instant(body["set"]))
     if body.get("advance") is not None:
         seconds = float(body["advance"])
         if seconds < 0:
@@ -151,6 +148,16 @@ def _config(engine: Engine, dispatcher: Dispatcher, ctx: Ctx, body: Obj) -> Obj:
 
         schedule_payouts(engine, engine.now())
     return {"fee_percent": str(config.fee_percent), "fee_fixed": config.fee_fixed}
+
+
+@control("POST", "/_sandbox/buyers")
+def _buyers(engine: Engine, dispatcher: Dispatcher, ctx: Ctx, body: Obj) -> Obj:
+    if not body.get("enabled", True):
+        install_population(engine, None)
+        return {"enabled": False}
+    model = BuyerModel.from_json(body.get("model") or {})
+    install_population(engine, BuyerPopulation(model, body.get("seed")))
+    return {"enabled": True, "model": model.to_json()}
 
 
 @control("GET", "/_sandbox/health")

@@ -115,6 +115,7 @@ class Engine:
         self.clock = clock
         self.lock = threading.RLock()
         self.event_sink: Callable[[Obj], int] = lambda _event: 0
+        self.plugins: dict[str, Any] = {}
 
     def now(self) -> int:
         """Sandbox time in whole unix seconds."""

@@ -182,6 +182,7 @@ def fail(engine: Engine, ctx: Ctx, pi: Obj, charge: Obj, outcome: Outcome, at: i
     """Decline the attempt: charge failed, PI back to ``requires_payment_method``."""
     decline = decline_fields(outcome)
     pm = engine.store.objects[charge["payment_method"]]
+    engine.store.extra(pm["id"])["last_decline_code"] = decline.decline_code
     charge.update(
         status="failed",
         failure_code=decline.code,

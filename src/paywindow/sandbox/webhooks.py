@@ -26,6 +26,7 @@ import random
 import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +86,8 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client = httpx.Client(timeout=engine.config.webhook_timeout)
-        self.log: list[Obj] = []
+        self.log: deque[Obj] = deque(maxlen=1000)
+        self._refs: dict[str, int] = {}
         engine.event_sink = self.on_event
 
     def set_chaos(self, chaos: Chaos) -> None:
@@ -142,6 +144,7 @@ class Dispatcher:
 
     def _push(self, due: float, event_id: str, endpoint_id: str, attempt: int) -> None:
         self._seq += 1
+        self._refs[event_id] = self._refs.get(event_id, 0) + 1
         heapq.heappush(self._queue, _Delivery(due, self._seq, event_id, endpoint_id, attempt))
 
     def _pop_due(self) -> list[_Delivery]:
@@ -197,6 +200,17 @@ class Dispatcher:
                 self._cv.wait(timeout=0.05)
 
     def _deliver(self, delivery: _Delivery) -> None:
+        try:
+            self._attempt(delivery)
+        finally:
+            with self._cv:
+                left = self._refs[delivery.event_id] - 1
+                self._refs[delivery.event_id] = left
+                if left == 0:
+                    del self._refs[delivery.event_id]
+                    self._bodies.pop(delivery.event_id, None)
+
+    def _attempt(self, delivery: _Delivery) -> None:
         endpoint = self.engine.store.objects.get(delivery.endpoint_id)
         body = self._bodies.get(delivery.event_id)
         if endpoint is None or body is None or endpoint["status"] != "enabled":
@@ -247,4 +261,4 @@ class Dispatcher:
 
     def status(self) -> dict[str, Any]:
         """Queue length and the most recent delivery results."""
-        return {"pending": self.pending(), "recent": self.log[-50:]}
+        return {"pending": self.pending(), "recent": list(self.log)[-50:]}

@@ -12,6 +12,7 @@ Invariants (reference §2):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from paywindow.sandbox.engine import DAY, Ctx, Engine, route, system_ctx, timer
@@ -32,7 +33,10 @@ from paywindow.sandbox.wire import (
     update_metadata,
 )
 
-__all__ = ["complete_session", "expire_session", "session_pi_data"]
+__all__ = ["SESSION_CREATED", "complete_session", "expire_session", "session_pi_data"]
+
+# Called with each new session (the buyer population plans its attempts here).
+SESSION_CREATED: list[Callable[[Engine, Obj], None]] = []
 
 _KIND = "checkout.session"
 _CREATE_PARAMS = [
@@ -254,6 +258,8 @@ def _create(engine: Engine, ctx: Ctx, params: Obj) -> Obj:
     internal = {"line_items": items, "pi_data": pi_data}
     engine.store.add(session, owner=ctx.account, internal=internal)
     engine.store.schedule(expires_at, "session_expire", session["id"])
+    for hook in SESSION_CREATED:
+        hook(engine, session)
     return session
 
 
