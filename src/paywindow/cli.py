@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from paywindow.clock import SystemClock, utc
 from paywindow.errors import ConfigError, NotFound, PaywindowError
@@ -35,10 +37,17 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _engine(settings: Settings) -> Any:
+@contextmanager
+def _database(settings: Settings | None = None) -> Iterator[Engine]:
+    """The configured database's engine, disposed when the command ends."""
     from paywindow.store import make_engine
 
-    return make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    settings = settings or _settings()
+    engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _fail(exc: PaywindowError, code: int = 1) -> typer.Exit:
@@ -53,7 +62,8 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
     settings = _settings()
     try:
-        upgrade(_engine(settings), revision)
+        with _database(settings) as engine:
+            upgrade(engine, revision)
     except PaywindowError as exc:
         raise _fail(exc) from exc
     console.print(f"database at {revision}: {settings.database_url.split('@')[-1]}")
@@ -66,21 +76,27 @@ def serve(
     processor: bool = typer.Option(True, help="Also apply recorded events in the background."),
 ) -> None:
     """Run the webhook recorder (POST /webhooks/stripe, GET /healthz) and the event processor."""
-    import uvicorn
-
-    from paywindow.recorder.app import RecorderConfig, create_app
     from paywindow.store import check_migrated
 
     settings = _settings()
-    engine = _engine(settings)
     try:
-        check_migrated(engine)
+        with _database(settings) as engine:
+            check_migrated(engine)
     except PaywindowError as exc:
         raise _fail(exc, 2) from exc
     if not settings.stripe_webhook_secrets:
         err.print(
             "[yellow]warning:[/] PAYWINDOW_STRIPE_WEBHOOK_SECRETS is empty: every webhook gets 503"
         )
+    with _database(settings) as engine:
+        _serve(settings, engine, host, port, processor)
+
+
+def _serve(settings: Settings, engine: Engine, host: str, port: int, processor: bool) -> None:
+    import uvicorn
+
+    from paywindow.recorder.app import RecorderConfig, create_app
+
     config = RecorderConfig(
         engine=engine,
         clock=SystemClock(),
@@ -103,17 +119,18 @@ def events_process(
 
     settings = _settings()
     total: dict[str, int] = {}
-    while True:
-        report = process_due(
-            _engine(settings),
-            SystemClock().now(),
-            max_attempts=settings.processor_max_attempts,
-            limit=limit,
-        )
-        for status, count in report.counts.items():
-            total[status] = total.get(status, 0) + count
-        if report.total < limit:
-            break
+    with _database(settings) as engine:
+        while True:
+            report = process_due(
+                engine,
+                SystemClock().now(),
+                max_attempts=settings.processor_max_attempts,
+                limit=limit,
+            )
+            for status, count in report.counts.items():
+                total[status] = total.get(status, 0) + count
+            if report.total < limit:
+                break
     console.print(total or "no events due")
 
 
@@ -130,12 +147,14 @@ def events_replay(
         err.print("[red]error:[/] give --id, --failed or --since")
         raise typer.Exit(2)
     settings = _settings()
-    engine = _engine(settings)
     now = SystemClock().now()
-    count = replay(
-        engine, now, event_ids=event_id, failed=failed, since=utc(since) if since else None
-    )
-    report = process_due(engine, now, max_attempts=settings.processor_max_attempts, limit=10_000)
+    with _database(settings) as engine:
+        count = replay(
+            engine, now, event_ids=event_id, failed=failed, since=utc(since) if since else None
+        )
+        report = process_due(
+            engine, now, max_attempts=settings.processor_max_attempts, limit=10_000
+        )
     console.print(f"replayed {count} event(s): {dict(report.counts)}")
 
 
@@ -149,7 +168,8 @@ def events_list(
     """Recent events, newest first."""
     from paywindow.admin import list_events, to_json
 
-    rows = list_events(_engine(_settings()), status=status, kind=kind, limit=limit)
+    with _database() as engine:
+        rows = list_events(engine, status=status, kind=kind, limit=limit)
     if as_json:
         sys.stdout.write(to_json(rows) + "\n")
         return
@@ -173,7 +193,8 @@ def events_show(event_id: str, as_json: bool = typer.Option(False, "--json")) ->
     from paywindow.admin import show_event, to_json
 
     try:
-        event = show_event(_engine(_settings()), event_id)
+        with _database() as engine:
+            event = show_event(engine, event_id)
     except NotFound as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -191,7 +212,8 @@ def orders_show(order_id: str, as_json: bool = typer.Option(False, "--json")) ->
     from paywindow.admin import show_order, to_json
 
     try:
-        order = show_order(_engine(_settings()), order_id)
+        with _database() as engine:
+            order = show_order(engine, order_id)
     except NotFound as exc:
         raise _fail(exc) from exc
     if as_json:

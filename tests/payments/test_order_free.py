@@ -73,14 +73,22 @@ def render(story: Story, oid: str) -> list[dict[str, Any]]:
         return [*events, failed]
     if story.payment == "async_ok":
         settled = done + timedelta(days=3)
-        events.append(f.event("checkout.session.async_payment_succeeded", completed, created=settled))
+        events.append(
+            f.event("checkout.session.async_payment_succeeded", completed, created=settled)
+        )
     intent = f.payment_intent(
-        oid, status="succeeded", amount_received=2500, latest_charge=f"ch_{oid}_1", created=f.ts(done)
+        oid,
+        status="succeeded",
+        amount_received=2500,
+        latest_charge=f"ch_{oid}_1",
+        created=f.ts(done),
     )
     events.append(f.event("payment_intent.succeeded", intent, created=done))
     events.append(f.event("charge.succeeded", f.charge(oid, created=f.ts(done)), created=done))
     for amount in story.refunds:
-        refunded = f.charge(oid, created=f.ts(done), amount_refunded=amount, refunded=amount == 2500)
+        refunded = f.charge(
+            oid, created=f.ts(done), amount_refunded=amount, refunded=amount == 2500
+        )
         events.append(f.event("charge.refunded", refunded, created=done + timedelta(days=1)))
     if story.dispute != "none":
         opened = f.dispute(oid, "needs_response")

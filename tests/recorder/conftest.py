@@ -1,0 +1,63 @@
+"""A real recorder on a loopback port, driven over HTTP."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from paywindow.clock import SystemClock
+from paywindow.recorder.app import RecorderConfig, create_app
+from paywindow.stripe_ids import new_id
+
+
+@dataclass
+class Recorder:
+    url: str
+    secrets: list[str]
+    config: RecorderConfig
+
+    def post(self, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.post(f"{self.url}/webhooks/stripe", content=body, headers=headers or {})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_in_thread(app: object) -> Iterator[str]:
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("recorder did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def recorder(engine: Engine) -> Iterator[Recorder]:
+    secrets = [f"whsec_{new_id('t', 32)}", f"whsec_{new_id('t', 32)}"]
+    config = RecorderConfig(
+        engine=engine,
+        clock=SystemClock(),
+        secrets=secrets,
+        max_body=512 * 1024,
+        run_processor=False,
+    )
+    for url in serve_in_thread(create_app(config)):
+        yield Recorder(url=url, secrets=secrets, config=config)
