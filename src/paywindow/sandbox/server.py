@@ -10,6 +10,7 @@ Every response carries ``Request-Id`` and ``Stripe-Version``; replays add
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import pathlib
 import re
@@ -150,8 +151,7 @@ class SandboxApp:
                 return
 
     def _authenticate(self, headers: dict[str, str]) -> str:
-        auth = headers.get("authorization", "")
-        key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        key = _api_key(headers.get("authorization", ""))
         if not key:
             raise StripeError(401, "invalid_request_error", _NO_KEY)
         expected = self.engine.config.api_key
@@ -269,6 +269,19 @@ class SandboxApp:
             return error.status, _dump(error.body())
         except (ValueError, TypeError, KeyError) as exc:
             return 400, _dump({"error": {"type": "invalid_request_error", "message": str(exc)}})
+
+
+def _api_key(auth: str) -> str:
+    """The secret key from ``Bearer <key>`` or Basic auth with the key as user name."""
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip()).decode().partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    return ""
 
 
 def _unrecognized(method: str, path: str) -> StripeError:

@@ -43,7 +43,7 @@ _ALPHABET = string.ascii_letters + string.digits
 
 def new_id(prefix: str, length: int = 24) -> str:
     """A Stripe-looking id: ``prefix`` plus ``length`` random alphanumerics."""
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    return prefix + "".join([_ALPHABET[b % 62] for b in secrets.token_bytes(length)])
 
 
 class StripeError(Exception):

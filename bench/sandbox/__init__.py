@@ -1,0 +1,1 @@
+"""Sandbox benchmark: Stripe API requests per second served by the offline sandbox."""
