@@ -35,6 +35,18 @@ Measured by `make bench` (`uv run python -m bench`), which runs every benchmark 
 """
 
 
+_READING = (
+    "Reading the figures: for PostgreSQL, its server processes count under *other CPU*. With "
+    "the processor on (SQLite) the processor thread applies events one transaction (and one "
+    "fsync) each and takes the database write lock between the recorder's group commits, so "
+    "ingest drops and p99 grows although the processor keeps up. The crash test runs the "
+    "SQLite recorder under the same load, sends SIGKILL to the uvicorn process itself "
+    "mid-load, restarts it on the same file and looks up every event id that got a complete "
+    "2xx response; *in flight* are deliveries sent but unanswered at the kill (Stripe would "
+    "retry them), which may or may not be in the log."
+)
+
+
 @dataclass
 class CaseResult:
     """One measured case (a server, a backend, a processor setting) under the same client."""
@@ -200,6 +212,7 @@ def render_section(results: RunResults) -> str:
     lines.append("")
     lines += [f"- {line}" for line in results.verdicts()]
     lines += [f"- Note: {note}" for note in results.notes]
+    lines += ["", _READING]
     return "\n".join(lines) + "\n\n"
 
 
@@ -207,8 +220,8 @@ def _row(c: CaseResult) -> list[str]:
     return [
         c.name,
         f"{c.rate:,.0f}",
-        f"{c.p50_ms:.1f}",
-        f"{c.p99_ms:.1f}",
+        f"{c.p50_ms:,.1f}",
+        f"{c.p99_ms:,.1f}",
         f"{c.non_2xx + c.connection_errors}",
         f"{c.server_cpu:.2f}",
         f"{c.client_cpu:.2f}",

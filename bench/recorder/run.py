@@ -17,8 +17,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -27,7 +28,7 @@ from psycopg import sql
 from rich.console import Console
 from sqlalchemy import create_engine, func, select
 
-from bench.recorder.crash import crash_test
+from bench.recorder.crash import CrashReport, crash_test
 from bench.recorder.events import DeliveryFactory, new_webhook_secret
 from bench.recorder.load import LoadResult, run_load
 from bench.recorder.report import (
@@ -102,41 +103,77 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append(f"PostgreSQL unreachable at {args.pg_admin_url}: its case was skipped")
     machine = machine_info(workdir, pg_version)
     cases: list[CaseResult] = []
-    crash = None
+    crash: CrashReport | None = None
+    failed = False
     try:
-        console.print("[bold]bench/recorder[/]: bare endpoint")
-        cases.append(_bare_case(args, workdir, secret))
-        if sqlite:
-            for processor in (False, True):
-                url = f"sqlite:///{workdir / f'events-{int(processor)}.db'}"
-                cases.append(_recorder_case(args, workdir, secret, url, "sqlite", processor))
-        if pg_version is not None:
-            with _scratch_database(args.pg_admin_url) as url:
-                cases.append(_recorder_case(args, workdir, secret, url, "postgres", False))
-        if sqlite and not args.no_crash:
-            console.print("[bold]bench/recorder[/]: crash test (SQLite, kill -9 mid-load)")
-            url = f"sqlite:///{workdir / 'crash.db'}"
-            env = recorder_env(url, secret)
-            migrate(env)
-            crash = crash_test(
-                env,
-                url,
-                workdir,
-                secret,
-                connections=args.connections,
-                kill_after=args.kill_after,
-                processor=False,
-            )
+        for label, step in _steps(args, workdir, secret, sqlite, pg_version is not None):
+            console.print(f"[bold]bench/recorder[/]: {label}")
+            try:
+                outcome = step()
+            except Exception as exc:  # report the case and carry on with the others
+                failed = True
+                notes.append(f"{label} failed: {str(exc).strip().splitlines()[-1][:300]}")
+                console.print_exception(max_frames=3)
+                continue
+            if isinstance(outcome, CrashReport):
+                crash = outcome
+            else:
+                cases.append(outcome)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     options = {k: v for k, v in vars(args).items() if k != "pg_admin_url"}
     results = RunResults(machine, _command(args), options, cases, crash, notes)
     print_results(results, console)
     console.print(f"results: {write_json(results).relative_to(REPO)}")
-    if not args.no_docs:
+    if failed:
+        console.print("[red]a case failed: docs/benchmarks.md left as it was[/]")
+    elif not args.no_docs:
         update_docs(results)
         console.print("updated docs/benchmarks.md (## Recorder)")
-    return 1 if crash is not None and not crash.ok else 0
+    return 1 if failed or (crash is not None and not crash.ok) else 0
+
+
+def _steps(
+    args: argparse.Namespace, workdir: Path, secret: str, sqlite: bool, postgres: bool
+) -> list[tuple[str, Callable[[], CaseResult | CrashReport]]]:
+    """The cases of this run, in order, as (label, thunk)."""
+    steps: list[tuple[str, Callable[[], CaseResult | CrashReport]]] = [
+        ("bare endpoint", lambda: _bare_case(args, workdir, secret))
+    ]
+    if sqlite:
+        for processor in (False, True):
+            url = f"sqlite:///{workdir / f'events-{int(processor)}.db'}"
+            label = "recorder sqlite" + (" + processor" if processor else "")
+            steps.append(
+                (label, partial(_recorder_case, args, workdir, secret, url, "sqlite", processor))
+            )
+    if postgres:
+        steps.append(("recorder postgres", lambda: _postgres_case(args, workdir, secret)))
+    if sqlite and not args.no_crash:
+        steps.append(
+            ("crash test (SQLite, kill -9 mid-load)", lambda: _crash(args, workdir, secret))
+        )
+    return steps
+
+
+def _postgres_case(args: argparse.Namespace, workdir: Path, secret: str) -> CaseResult:
+    with _scratch_database(args.pg_admin_url) as url:
+        return _recorder_case(args, workdir, secret, url, "postgres", False)
+
+
+def _crash(args: argparse.Namespace, workdir: Path, secret: str) -> CrashReport:
+    url = f"sqlite:///{workdir / 'crash.db'}"
+    env = recorder_env(url, secret)
+    migrate(env)
+    return crash_test(
+        env,
+        url,
+        workdir,
+        secret,
+        connections=args.connections,
+        kill_after=args.kill_after,
+        processor=False,
+    )
 
 
 def _bare_case(args: argparse.Namespace, workdir: Path, secret: str) -> CaseResult:
@@ -157,7 +194,6 @@ def _recorder_case(
     processor: bool,
 ) -> CaseResult:
     name = f"recorder {backend}" + (" + processor" if processor else "")
-    console.print(f"[bold]bench/recorder[/]: {name}")
     env = recorder_env(url, secret)
     migrate(env)
     server = start_recorder(env, workdir / f"{backend}-{int(processor)}.log", processor=processor)
