@@ -250,7 +250,7 @@ def _settle(sandbox: Any, engine: Engine, console: Console) -> None:
 def _report(engine: Engine, plan: list[_Order], console: Console) -> None:
     with engine.connect() as conn:
         states = dict(conn.execute(select(orders.c.id, orders.c.state)).all())
-        events = Counter(
+        events: Counter[str] = Counter(
             dict(
                 conn.execute(
                     select(event_log.c.status, func.count()).group_by(event_log.c.status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import stripe
@@ -27,7 +28,7 @@ def _count(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(event_log)).scalar_one())
 
 
-def _body(**extra: object) -> bytes:
+def _body(**extra: Any) -> bytes:
     return f.body_of(f.event("checkout.session.completed", f.session("ord_r"), **extra))
 
 

@@ -34,7 +34,7 @@ def test_demo_morning(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/paywindow.db")
     with engine.connect() as conn:
         states = dict(conn.execute(select(orders.c.id, orders.c.state)).all())
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(
                 select(event_log.c.status, func.count()).group_by(event_log.c.status)
             ).all()

@@ -1,0 +1,1 @@
+"""Prefect flows, one file per deployment (thin: compose tasks). See prefect.yaml."""

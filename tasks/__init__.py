@@ -1,0 +1,1 @@
+"""Prefect tasks: retries, timeouts and logging around one call into paywindow."""
