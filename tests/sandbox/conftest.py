@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ class Receiver:
     url: str
     deliveries: list[Delivery] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    delay_first: float = 0.0
 
     def types(self) -> list[str]:
         return [d.event["type"] for d in self.deliveries]
@@ -51,6 +53,11 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                pause, state.delay_first = state.delay_first, 0.0
+            if pause:
+                time.sleep(pause)
+                return  # the sender has given up; answer nothing
             with lock:
                 state.deliveries.append(Delivery(body, dict(self.headers.items())))
                 status = state.statuses.pop(0) if state.statuses else 200

@@ -172,3 +172,18 @@ def test_webhook_url_flag(receiver: Receiver) -> None:
     assert receiver.deliveries
     delivery = receiver.deliveries[0]
     stripe.Webhook.construct_event(delivery.body, delivery.headers["Stripe-Signature"], "whsec_x")
+
+
+def test_timeouts_are_retried(receiver: Receiver) -> None:
+    with running_sandbox(start=START, webhook_timeout=0.3) as sandbox:
+        sandbox.register_webhook(receiver.url, enabled_events=["checkout.session.completed"])
+        receiver.delay_first = 1.0
+        _pay_one(sandbox, sandbox.client())
+        sandbox.flush_webhooks()
+        log = sandbox.webhook_log()["recent"]
+        assert [entry["result"] for entry in log] == ["failed"]
+        sandbox.advance(300)
+        sandbox.flush_webhooks()
+        results = [entry["result"] for entry in sandbox.webhook_log()["recent"]]
+        assert results == ["failed", "delivered"]
+    assert len(receiver.deliveries) == 1

@@ -62,6 +62,7 @@ class SandboxConfig:
     webhook_retry_delays: tuple[int, ...] = (300, 1800, 7200)
     webhook_timeout: float = 10.0
     event_retention_days: int = 30
+    idempotency_days: int = 2
 
 
 @dataclass
@@ -129,6 +130,7 @@ class Engine:
                 due, _prio, _seq, kind, target = due_timer
                 TIMERS[kind](self, target, due)
             self._prune_events(now)
+            self.store.prune_idempotency(now - self.config.idempotency_days * DAY)
 
     def _prune_events(self, now: int) -> None:
         events = self.store.by_kind.get("event", [])

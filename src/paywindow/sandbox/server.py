@@ -26,7 +26,7 @@ from paywindow.sandbox.engine import API_VERSION, ROUTES, Ctx, Engine, SandboxCo
 from paywindow.sandbox.resources import install
 from paywindow.sandbox.resources.balance import schedule_payouts
 from paywindow.sandbox.resources.events import create_endpoint
-from paywindow.sandbox.store import Store, write_json_atomic
+from paywindow.sandbox.store import Store, write_text_atomic
 from paywindow.sandbox.webhooks import Dispatcher
 from paywindow.sandbox.wire import Obj, StripeError, decode_form, new_id
 
@@ -98,10 +98,11 @@ class Sandbox:
         """Write the state file (no-op without one)."""
         if self.state_file is None:
             return
-        with self.engine.lock:
+        with self.engine.lock:  # serialise under the lock: objects change between requests
             data = {"store": self.engine.store.dump(), "clock": self.engine.clock.dump()}
+            text = json.dumps(data, separators=(",", ":"))
             self.engine.store.dirty = False
-        write_json_atomic(self.state_file, data)
+        write_text_atomic(self.state_file, text)
 
     def _save_loop(self) -> None:
         while not self._stop.wait(1.0):

@@ -14,16 +14,14 @@ Invariants:
 from __future__ import annotations
 
 import heapq
-import json
 import os
 import pathlib
 import tempfile
 from collections.abc import Iterator
-from typing import Any
 
 from paywindow.sandbox.wire import Obj, no_such
 
-__all__ = ["Store", "Timer"]
+__all__ = ["Store", "Timer", "write_text_atomic"]
 
 Timer = tuple[int, int, int, str, str]  # due, priority, seq, kind, target
 
@@ -107,6 +105,15 @@ class Store:
             return heapq.heappop(self.timers)
         return None
 
+    def prune_idempotency(self, horizon: int) -> None:
+        """Forget idempotency keys first used before ``horizon`` (oldest first, insertion order)."""
+        keys = self.idempotency
+        while keys:
+            oldest = next(iter(keys))
+            if keys[oldest]["created"] >= horizon:
+                return
+            del keys[oldest]
+
     def dump(self) -> Obj:
         """Everything needed to continue after a restart, as JSON-able data."""
         return {
@@ -137,10 +144,10 @@ class Store:
         return store
 
 
-def write_json_atomic(path: pathlib.Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temp file + rename)."""
+def write_text_atomic(path: pathlib.Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temp file in the same directory, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, separators=(",", ":"))
+        handle.write(text)
     os.replace(tmp, path)
