@@ -85,6 +85,7 @@ def pay_session(
         )
     outcome = parse_outcome(body)
     at = engine.now() if at is None else at
+    ctx = Ctx(engine.store.owner[session_id], ctx.request_id, ctx.idempotency_key, ctx.host)
     email = str(body.get("email") or session["customer_email"] or "buyer@example.com")
     pi = _session_pi(engine, ctx, session, at)
     if body.get("save_payment_method") or pi["setup_future_usage"]:

@@ -183,6 +183,9 @@ class SandboxApp:
         if key:
             extra.append((b"idempotency-key", key.encode("latin-1")))
         try:
+            if key is not None and len(key) > 255:
+                message = "Idempotency keys may be at most 255 characters long."
+                raise StripeError(400, "invalid_request_error", message)
             account = self._authenticate(headers)
             if not _VERSION.match(version):
                 raise StripeError(
