@@ -26,7 +26,9 @@ pytest: install
 test: lint typecheck pytest
 
 run: install
-	$(UV) run paywindow run
+	@echo "make run (Prefect UI + worker + recorder + flows) arrives with the operations issue."
+	@echo "Today: 'uv run paywindow serve' (recorder) and 'uv run paywindow sandbox' (offline Stripe)."
+	@exit 1
 
 bench: install
 	$(UV) run python -m bench
