@@ -34,6 +34,7 @@ __all__ = [
     "metadata",
     "order_transitions",
     "orders",
+    "outbox",
     "payment_failures",
 ]
 
@@ -173,4 +174,18 @@ order_transitions = Table(
     Column("reason", String(255), nullable=False),
     Column("at", _Ts, nullable=False),
     Index("ix_order_transitions_order", "order_id", "id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("topic", String(64), nullable=False),
+    Column("order_id", String(64)),
+    Column("dedupe_key", String(255), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", _Ts, nullable=False),
+    Column("published_at", _Ts),
+    UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+    Index("ix_outbox_unpublished", "published_at", "id"),
 )
