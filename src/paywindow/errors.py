@@ -8,6 +8,9 @@
     ├── WebhookRejected          a delivery that must not be recorded (bad signature, body, ...)
     ├── EventError               an event could not be applied
     │   └── OrderNotFound        the event names an order paywindow does not know (yet)
+    ├── GatewayError             Stripe (or the sandbox) failed
+    │   ├── GatewayUnavailable   5xx, 429, timeouts, connection errors (transient: retry)
+    │   └── GatewayRejected      Stripe refused the request (4xx): ``message``, ``param``, ``code``
     └── NotFound                 an admin lookup found nothing
 
 Third-party errors are translated at the adapter boundary with ``raise ... from exc``.
@@ -18,6 +21,9 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "EventError",
+    "GatewayError",
+    "GatewayRejected",
+    "GatewayUnavailable",
     "NotFound",
     "NotMigrated",
     "OrderNotFound",
@@ -72,6 +78,36 @@ class OrderNotFound(EventError):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"no order {order_id}")
         self.order_id = order_id
+
+
+class GatewayError(PaywindowError):
+    """A call to Stripe failed."""
+
+
+class GatewayUnavailable(GatewayError):
+    """Stripe could not answer now (5xx, 429, timeout, network); the call may be retried."""
+
+
+class GatewayRejected(GatewayError):
+    """Stripe refused the request; ``message`` is Stripe's, ``param`` the field it named."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        decline_code: str | None = None,
+        advice_code: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        self.decline_code = decline_code
+        self.advice_code = advice_code
+        self.http_status = http_status
 
 
 class NotFound(PaywindowError):

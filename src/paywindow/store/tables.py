@@ -32,6 +32,7 @@ __all__ = [
     "attempts",
     "event_log",
     "metadata",
+    "order_items",
     "order_transitions",
     "orders",
     "outbox",
@@ -127,6 +128,22 @@ orders = Table(
     Column("dispute_status", String(32)),
     Column("created_at", _Ts, nullable=False),
     Column("updated_at", _Ts, nullable=False),
+    Column("locale", String(35)),
+    Column("seller_name", String(255)),
+    Column("request_hash", String(64)),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("unit_amount", BigInteger, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("tax_amount", BigInteger, nullable=False, default=0),
+    UniqueConstraint("order_id", "position", name="uq_order_items_order_id"),
 )
 
 attempts = Table(
@@ -141,6 +158,8 @@ attempts = Table(
     Column("expires_at", _Ts),
     Column("completed_at", _Ts),
     Column("created_at", _Ts, nullable=False),
+    Column("url", Text),
+    Column("channel", String(16)),
     Index("ix_attempts_order", "order_id", "attempt"),
 )
 
