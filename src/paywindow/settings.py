@@ -57,6 +57,24 @@ class Settings(BaseSettings):
         description="Time a buyer has to pay: an ISO-8601 duration (PT24H) or seconds.",
     )
 
+    checkout_expiry_margin: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="How far below Stripe's 24 h cap a session's expires_at is kept.",
+    )
+    checkout_success_url: str = Field(
+        default="https://marketplace.example/checkout/done?session={CHECKOUT_SESSION_ID}",
+        description="Where Checkout sends the buyer after paying.",
+    )
+    checkout_cancel_url: str = Field(
+        default="https://marketplace.example/checkout/cancelled",
+        description="Where Checkout sends a buyer who backs out.",
+    )
+    api_max_body: int = Field(default=64 * 1024, gt=0, description="Largest order API body.")
+
+    # --- receipts (issue 6): add receipt settings below this line ---
+
+    # --- reconciliation (issue 7): add reconciliation settings below this line ---
+
     processor_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between processor sweeps when idle."
     )
