@@ -105,7 +105,15 @@ class RunResults:
             )
         if ratio is not None:
             met = "met" if ratio >= TARGET_RATIO else "MISSED"
-            lines.append(f"recorder / bare endpoint: {ratio:.2f} (target >= {TARGET_RATIO}: {met})")
+            lines.append(
+                f"recorder / bare FastAPI endpoint: {ratio:.2f} (target >= {TARGET_RATIO}: {met})"
+            )
+        asgi = self.case("bare endpoint (plain ASGI)")
+        if asgi is not None and sqlite is not None and asgi.rate:
+            lines.append(
+                f"recorder / bare plain-ASGI endpoint: {sqlite.rate / asgi.rate:.2f} "
+                "(the stricter baseline: the webhook path's own stack)"
+            )
         if self.crash is not None:
             c = self.crash
             lines.append(

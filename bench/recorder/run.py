@@ -138,7 +138,8 @@ def _steps(
 ) -> list[tuple[str, Callable[[], CaseResult | CrashReport]]]:
     """The cases of this run, in order, as (label, thunk)."""
     steps: list[tuple[str, Callable[[], CaseResult | CrashReport]]] = [
-        ("bare endpoint", lambda: _bare_case(args, workdir, secret))
+        ("bare endpoint", lambda: _bare_case(args, workdir, secret)),
+        ("bare endpoint (plain ASGI)", lambda: _bare_case(args, workdir, secret, asgi=True)),
     ]
     if sqlite:
         for processor in (False, True):
@@ -176,13 +177,16 @@ def _crash(args: argparse.Namespace, workdir: Path, secret: str) -> CrashReport:
     )
 
 
-def _bare_case(args: argparse.Namespace, workdir: Path, secret: str) -> CaseResult:
-    server = start_bare(workdir / "bare.log")
+def _bare_case(
+    args: argparse.Namespace, workdir: Path, secret: str, *, asgi: bool = False
+) -> CaseResult:
+    server = start_bare(workdir / f"bare-{int(asgi)}.log", asgi=asgi)
     try:
         measured = _measure(server, args, secret)
     finally:
         stop(server)
-    return _case("bare endpoint", "bare", "-", None, args, measured)
+    name = "bare endpoint (plain ASGI)" if asgi else "bare endpoint"
+    return _case(name, "bare", "-", None, args, measured)
 
 
 def _recorder_case(

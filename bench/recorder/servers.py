@@ -83,9 +83,10 @@ def start_recorder(env: dict[str, str], log: Path, *, processor: bool) -> Server
     return _start("recorder", command, env, port, log)
 
 
-def start_bare(log: Path) -> Server:
+def start_bare(log: Path, *, asgi: bool = False) -> Server:
     port = free_port()
     command = [sys.executable, "-m", "bench.recorder.bare", "--host", HOST, "--port", str(port)]
+    command += ["--asgi"] if asgi else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWINDOW_")}
     return _start("bare", command, env, port, log)
 

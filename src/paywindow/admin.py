@@ -39,13 +39,13 @@ def list_events(
         query = query.where(event_log.c.status == status)
     if kind:
         query = query.where(event_log.c.type == kind)
-    with engine.connect() as conn:
+    with engine.connect().execution_options(read_only=True) as conn:
         return [dict(row) for row in conn.execute(query).mappings()]
 
 
 def show_event(engine: Engine, event_id: str) -> dict[str, Any]:
     """Everything recorded for one event, with its body decoded."""
-    with engine.connect() as conn:
+    with engine.connect().execution_options(read_only=True) as conn:
         row = (
             conn.execute(select(event_log).where(event_log.c.event_id == event_id))
             .mappings()
@@ -64,7 +64,7 @@ def show_event(engine: Engine, event_id: str) -> dict[str, Any]:
 
 
 def show_order(engine: Engine, order_id: str) -> dict[str, Any]:
-    with engine.connect() as conn:
+    with engine.connect().execution_options(read_only=True) as conn:
         return get_order(conn, order_id)
 
 

@@ -74,6 +74,28 @@ class Settings(BaseSettings):
     # --- receipts (issue 6): add receipt settings below this line ---
 
     # --- reconciliation (issue 7): add reconciliation settings below this line ---
+    reconcile_sync_overlap: timedelta = Field(
+        default=timedelta(days=7),
+        description="How far before the last synced 'created' the ledger sync looks again.",
+    )
+    reconcile_webhook_sla: timedelta = Field(
+        default=timedelta(hours=6),
+        description="How long a Stripe-side change may take to reach paywindow by webhook.",
+    )
+    reconcile_sync_sla: timedelta = Field(
+        default=timedelta(hours=1),
+        description="How long a local payment may wait for the ledger sync to see it.",
+    )
+    reconcile_refund_sla: timedelta = Field(
+        default=timedelta(hours=1),
+        description="How long a payment after the deadline may wait for its automatic refund.",
+    )
+    reconcile_duckdb_memory: str = Field(
+        default="2GB", description="DuckDB memory_limit for reconciliation queries."
+    )
+    reconcile_duckdb_threads: int = Field(
+        default=2, ge=1, description="DuckDB threads for reconciliation queries."
+    )
 
     processor_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between processor sweeps when idle."

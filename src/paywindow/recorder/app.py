@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
@@ -23,16 +22,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paywindow.clock import Clock
-from paywindow.errors import StoreUnavailable, WebhookRejected
 from paywindow.payments.runner import ProcessorThread
-from paywindow.recorder.verify import parse_event, verify_signature
-from paywindow.recorder.writer import EventWriter, event_row
+from paywindow.recorder.webhook import WebhookEndpoint
+from paywindow.recorder.writer import EventWriter
 
 __all__ = ["RecorderConfig", "create_app"]
 
 log = logging.getLogger(__name__)
-
-_KEPT_HEADERS = ("stripe-signature", "user-agent", "content-type", "content-length")
 
 
 @dataclass
@@ -48,8 +44,12 @@ class RecorderConfig:
     counters: Counter[str] = field(default_factory=Counter)
 
 
-def create_app(config: RecorderConfig) -> FastAPI:
-    """Build the recorder app; the processor thread starts and stops with it."""
+def create_app(config: RecorderConfig) -> WebhookEndpoint:
+    """Build the recorder app; the processor thread starts and stops with it.
+
+    The webhook path is served by :class:`WebhookEndpoint` in front of FastAPI; FastAPI
+    serves the rest (``/healthz`` and, later, the order API) and runs the lifespan.
+    """
     processor = (
         ProcessorThread(
             config.engine,
@@ -78,67 +78,17 @@ def create_app(config: RecorderConfig) -> FastAPI:
     app.state.config = config
     app.state.writer = writer
 
-    async def webhook(request: Request) -> Response:
-        counters = config.counters
-        counters["webhooks.received"] += 1
-        try:
-            row = await _checked_row(request, config)
-            is_new = await writer.submit(row)
-        except WebhookRejected as exc:
-            counters["webhooks.rejected"] += 1
-            counters[f"webhooks.rejected.{exc.reason}"] += 1
-            return _error(exc.status, exc.reason, exc.message)
-        except StoreUnavailable as exc:
-            counters["webhooks.unavailable"] += 1
-            log.warning("webhook not recorded, database unavailable: %s", exc)
-            return _error(503, "unavailable", "could not record the event; retry later")
-        counters["webhooks.recorded" if is_new else "webhooks.duplicate"] += 1
-        status = "recorded" if is_new else "duplicate"
-        return JSONResponse({"received": True, "status": status, "id": row["event_id"]})
-
     async def healthz(_request: Request) -> Response:
         try:
-            with config.engine.connect() as conn:
+            with config.engine.connect().execution_options(read_only=True) as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, 503)
         return JSONResponse({"status": "ok", "counters": dict(config.counters)})
 
-    app.router.add_route("/webhooks/stripe", webhook, methods=["POST"])
     app.router.add_route("/healthz", healthz, methods=["GET"])
     _install_error_handlers(app)
-    return app
-
-
-async def _checked_row(request: Request, config: RecorderConfig) -> dict[str, Any]:
-    body = await _read_body(request, config.max_body)
-    verify_signature(
-        body, request.headers.get("stripe-signature"), config.secrets, config.tolerance
-    )
-    event = parse_event(body)
-    headers = {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
-    return event_row(
-        body,
-        event,
-        received_at=config.clock.now(),
-        source="webhook",
-        headers=headers,
-        remote_addr=request.client.host if request.client else None,
-    )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise WebhookRejected(413, "too_large", f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise WebhookRejected(413, "too_large", f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return WebhookEndpoint(app, config, writer)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import stripe
 
 from paywindow.errors import WebhookRejected
@@ -57,8 +57,8 @@ class ParsedEvent:
 def parse_event(body: bytes) -> ParsedEvent:
     """Read the event envelope from a verified body; reject anything that is not an event."""
     try:
-        data: Any = json.loads(body)
-    except ValueError as exc:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise WebhookRejected(400, "malformed_json", "body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise WebhookRejected(400, "not_an_event", "body is not a JSON object")

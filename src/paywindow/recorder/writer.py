@@ -14,12 +14,10 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from paywindow.errors import StoreUnavailable
@@ -56,25 +54,67 @@ def event_row(
     }
 
 
+_COLUMNS = (
+    "event_id",
+    "type",
+    "created",
+    "account",
+    "livemode",
+    "api_version",
+    "body",
+    "headers",
+    "received_at",
+    "remote_addr",
+    "source",
+    "status",
+    "attempts",
+)
+
+
 def insert_events(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert event rows in one transaction; return the ids that were new (not duplicates)."""
+    """Insert event rows in one transaction; return the ids that were new (not duplicates).
+
+    This is the recorder's hot path, so it runs two driver-level statements per batch (find
+    the ids already logged, insert the rest) instead of per-row ORM-style processing.
+    Inside the transaction (``BEGIN IMMEDIATE`` on SQLite; ``ON CONFLICT DO NOTHING`` covers a
+    concurrent writer on PostgreSQL) the answer is exact.
+    """
     if not rows:
         return set()
     fresh: dict[str, dict[str, Any]] = {}
     for row in rows:
         fresh.setdefault(row["event_id"], row)
-    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        dialect_insert(event_log)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(event_log.c.event_id)
-    )
+    sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.begin() as conn:
-            result = conn.execute(statement, list(fresh.values()))
-            return set(result.scalars().all())
+            known = set(
+                conn.execute(
+                    select(event_log.c.event_id).where(event_log.c.event_id.in_(list(fresh)))
+                ).scalars()
+            )
+            new = [row for event_id, row in fresh.items() if event_id not in known]
+            if new:
+                conn.exec_driver_sql(_insert_sql(sqlite), [_params(row, sqlite) for row in new])
     except DBAPIError as exc:
         raise StoreUnavailable(f"could not record events: {exc.orig}") from exc
+    return {row["event_id"] for row in new}
+
+
+def _insert_sql(sqlite: bool) -> str:
+    marks = ", ".join("?" if sqlite else "%s" for _ in _COLUMNS)
+    return (
+        f"INSERT INTO event_log ({', '.join(_COLUMNS)}) VALUES ({marks}) "
+        "ON CONFLICT (event_id) DO NOTHING"
+    )
+
+
+def _params(row: dict[str, Any], sqlite: bool) -> tuple[Any, ...]:
+    values = [row[name] for name in _COLUMNS]
+    if sqlite:  # stored as SQLAlchemy stores UtcDateTime on SQLite: naive UTC text
+        values[_COLUMNS.index("received_at")] = (
+            row["received_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        )
+    return tuple(values)
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL`` so a commit is on disk
 before it returns, and every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the
-database lock up front instead of failing later on a lock upgrade. PostgreSQL gets a connect
+database lock up front instead of failing later on a lock upgrade. A connection opened with
+``execution_options(read_only=True)`` begins a plain (deferred) transaction instead, so reads
+never take the write lock. PostgreSQL gets a connect
 timeout and a lock timeout, so a stuck database turns into :class:`StoreUnavailable`, not a hang.
 """
 
@@ -53,6 +55,7 @@ def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get("read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
