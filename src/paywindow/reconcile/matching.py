@@ -1,0 +1,221 @@
+"""Matching: DuckDB runs the SQL in ``sql/reconcile/`` over the ledger and the local snapshot.
+
+Design. Both sides become DuckDB relations with fixed names: the ledger tables are views over
+their Parquet partitions (an empty Arrow table when nothing is synced yet), the snapshot's
+Arrow tables are registered as ``orders`` and ``attempts``. Each ``*_findings.sql`` file returns
+rows of one shape (kind, order_id, stripe_id, currency, local_amount, stripe_amount, detail,
+occurred_at, due_at); a row whose ``due_at`` is still ahead of ``as_of`` is *expected* (inside
+its settlement SLA), not a finding. Values only ever reach SQL as bound ``$name`` parameters.
+
+A finding's identity is its fingerprint (kind + order + Stripe id), so a rerun over the same
+period recognises findings it has already reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from paywindow.reconcile.amounts import format_amount
+from paywindow.reconcile.ledger import TABLES, empty_table, ledger_files
+from paywindow.reconcile.snapshot import LocalSnapshot
+
+__all__ = [
+    "FINDING_KINDS",
+    "FINDING_QUERIES",
+    "Finding",
+    "Slas",
+    "connect",
+    "find",
+    "query",
+    "register_ledger",
+    "register_snapshot",
+]
+
+FINDING_KINDS: tuple[str, ...] = (
+    "missing_in_stripe",
+    "missing_locally",
+    "amount_over",
+    "amount_under",
+    "currency_mismatch",
+    "fee_mismatch",
+    "status_mismatch",
+    "duplicate_charge",
+    "late_payment_not_refunded",
+    "payout_unexplained",
+)
+FINDING_QUERIES: tuple[str, ...] = ("charge_findings", "refund_findings", "payout_findings")
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Slas:
+    """How long each kind of lag is normal before a discrepancy becomes a finding."""
+
+    webhook: timedelta = timedelta(hours=6)
+    sync: timedelta = timedelta(hours=1)
+    refund: timedelta = timedelta(hours=1)
+
+    def params(self) -> dict[str, int]:
+        return {
+            "webhook_sla_s": int(self.webhook.total_seconds()),
+            "sync_sla_s": int(self.sync.total_seconds()),
+            "refund_sla_s": int(self.refund.total_seconds()),
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One discrepancy between Stripe and paywindow, with the facts on both sides."""
+
+    kind: str
+    order_id: str | None
+    stripe_id: str | None
+    currency: str | None
+    local_amount: int | None
+    stripe_amount: int | None
+    detail: str | None
+    occurred_at: datetime | None
+    due_at: datetime | None
+
+    @property
+    def fingerprint(self) -> str:
+        key = f"{self.kind}|{self.order_id or ''}|{self.stripe_id or ''}"
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    @property
+    def explanation(self) -> str:
+        return explain(self)
+
+
+def connect(*, memory_limit: str = "2GB", threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that never installs or downloads extensions."""
+    con = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "memory_limit": memory_limit,
+            "threads": threads,
+        }
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def register_ledger(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    """Expose every ledger table as a relation over its Parquet partitions."""
+    for table in TABLES:
+        files = ledger_files(data_dir, table)
+        if files:
+            con.read_parquet(files, hive_partitioning=False).create_view(table, replace=True)
+        else:
+            con.register(table, empty_table(table))
+
+
+def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot: LocalSnapshot) -> None:
+    con.register("orders", snapshot.orders)
+    con.register("attempts", snapshot.attempts)
+
+
+def query(
+    con: duckdb.DuckDBPyConnection, sql_dir: Path, name: str, params: dict[str, Any]
+) -> pa.Table:
+    """Run ``sql_dir/<name>.sql`` with the parameters it names, as an Arrow table."""
+    text = (sql_dir / f"{name}.sql").read_text(encoding="utf-8")
+    needed = {m.group(1) for m in _PARAM.finditer(text)}
+    missing = needed - params.keys()
+    if missing:
+        raise KeyError(f"{name}.sql needs parameters {sorted(missing)}")
+    table = con.sql(text, params={k: params[k] for k in needed}).to_arrow_table()
+    return _whole_sums(table)
+
+
+def _whole_sums(table: pa.Table) -> pa.Table:
+    """DuckDB widens ``sum(BIGINT)`` to HUGEINT (Arrow decimal); money stays int64."""
+    for i, column in enumerate(table.schema):
+        if pa.types.is_decimal(column.type) and column.type.scale == 0:
+            table = table.set_column(i, column.name, table.column(i).cast(pa.int64()))
+    return table
+
+
+def find(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
+    *,
+    period_from: datetime,
+    period_to: datetime,
+    as_of: datetime,
+    slas: Slas,
+) -> tuple[list[Finding], list[Finding]]:
+    """``(findings, expected)`` for the period, judged at ``as_of``."""
+    params: dict[str, Any] = {"period_from": period_from, "period_to": period_to}
+    params |= slas.params()
+    findings: list[Finding] = []
+    expected: list[Finding] = []
+    for name in FINDING_QUERIES:
+        for row in query(con, sql_dir, name, params).to_pylist():
+            item = Finding(**row)
+            late = item.due_at is not None and item.due_at > as_of
+            (expected if late else findings).append(item)
+    order = {kind: n for n, kind in enumerate(FINDING_KINDS)}
+    findings.sort(key=lambda f: (order[f.kind], f.order_id or "", f.stripe_id or ""))
+    return findings, expected
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "an unknown time"
+
+
+def explain(f: Finding) -> str:
+    """The finding in plain words, for finance."""
+    local = format_amount(f.local_amount, f.currency)
+    stripe = format_amount(f.stripe_amount, f.currency)
+    diff = format_amount(abs((f.stripe_amount or 0) - (f.local_amount or 0)), f.currency)
+    o, s = f.order_id, f.stripe_id
+    refund = f.detail == "refund"
+    texts = {
+        "missing_in_stripe": (
+            f"Order {o} shows {local} refunded here, but Stripe has no refund on charge {s}."
+            if refund
+            else f"Order {o} was paid here ({local}) at {_when(f.occurred_at)}, "
+            "but Stripe has no succeeded charge for it."
+        ),
+        "missing_locally": f"Stripe charge {s} took {stripe} for order {o}, but that order is "
+        + ("unknown here" if f.detail == "no order" else "not paid here")
+        + ": a webhook was probably missed.",
+        "amount_over": (
+            f"Stripe refunded {stripe} for order {o}, {diff} more than the {local} recorded here."
+            if refund
+            else f"Charge {s} took {stripe}, {diff} more than order {o}'s total of {local}."
+        ),
+        "amount_under": (
+            f"Stripe refunded {stripe} for order {o}, {diff} less than the {local} recorded here."
+            if refund
+            else f"Charge {s} took {stripe}, {diff} less than order {o}'s total of {local}."
+        ),
+        "currency_mismatch": f"Charge {s} is in {(f.currency or '').upper()} "
+        f"but order {o} is in {(f.detail or '').upper()}.",
+        "fee_mismatch": (
+            f"Charge {s} carries an application fee of {stripe}; order {o} expects {local}."
+            if f.detail == "application fee"
+            else f"Charge {s} for order {o} was routed wrongly: {f.detail}."
+        ),
+        "status_mismatch": (
+            f"Order {o} is paid and not refunded here, but Stripe refunded {stripe} ({s})."
+            if f.detail == "refunded"
+            else f"Order {o}: {f.detail} (dispute {s})."
+        ),
+        "duplicate_charge": f"Order {o} was charged twice: {s} ({stripe}) besides {f.detail}; "
+        "the extra charge has not been refunded.",
+        "late_payment_not_refunded": f"Order {o} was paid at {_when(f.occurred_at)}, after its "
+        f"deadline ({f.detail}), and charge {s} ({stripe}) has not been fully refunded.",
+        "payout_unexplained": f"Payout {s} of {stripe} does not match its balance transactions, "
+        f"which add up to {local} ({f.detail}); {diff} is unexplained.",
+    }
+    return texts[f.kind]
