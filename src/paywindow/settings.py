@@ -72,6 +72,61 @@ class Settings(BaseSettings):
     api_max_body: int = Field(default=64 * 1024, gt=0, description="Largest order API body.")
 
     # --- receipts (issue 6): add receipt settings below this line ---
+    receipts_bucket: str = Field(
+        default="paywindow-receipts", description="S3 bucket (Object Lock enabled) for receipts."
+    )
+    receipts_kms_key_id: str | None = Field(
+        default=None, description="KMS key id or ARN for SSE-KMS of every stored receipt."
+    )
+    receipts_retention: timedelta = Field(
+        default=timedelta(days=2557),
+        description="Object Lock COMPLIANCE retention: ISO-8601 duration (P2557D = 7 years).",
+    )
+    receipts_url_ttl: timedelta = Field(
+        default=timedelta(hours=24), description="Lifetime of a receipt download URL."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3/KMS endpoint (moto in tests and the demo); None for AWS."
+    )
+    s3_region: str = Field(default="us-east-1", description="AWS region of bucket and key.")
+    s3_access_key_id: str | None = Field(
+        default=None, description="Explicit S3 access key (moto); None: boto3's default chain."
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="Its secret.")
+    cloudfront_domain: str | None = Field(
+        default=None, description="CloudFront domain serving the bucket (d111.cloudfront.net)."
+    )
+    cloudfront_key_id: str | None = Field(
+        default=None, description="CloudFront public key id (K2JCJMDEHXQW5F) of the signer."
+    )
+    cloudfront_private_key_file: Path | None = Field(
+        default=None, description="PEM file of the RSA private key for CloudFront signed URLs."
+    )
+    receipts_platform_name: str = Field(
+        default="paywindow marketplace", description="Platform name printed on receipts."
+    )
+    receipts_legal_footer: str = Field(
+        default=(
+            "paywindow Marketplace Ltd. acts as payment collection agent for the seller named "
+            "above. Registered office: 1 Example Street, London. Company no. 00000000. "
+            "VAT no. GB000000000."
+        ),
+        description="Legal footer printed on every receipt and credit note.",
+    )
+    receipts_batch_size: int = Field(
+        default=8, ge=1, le=500, description="Receipts claimed per batch by one renderer."
+    )
+    receipts_workers: int = Field(
+        default=0, ge=0, description="Render processes; 0 means one per core."
+    )
+    receipts_poll_interval: float = Field(
+        default=0.2, gt=0, description="Seconds between renderer polls when idle."
+    )
+    receipts_max_attempts: int = Field(
+        default=10, ge=1, description="Render attempts before a receipt job is parked as failed."
+    )
+
+
 
     # --- reconciliation (issue 7): add reconciliation settings below this line ---
     reconcile_sync_overlap: timedelta = Field(
