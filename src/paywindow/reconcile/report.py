@@ -8,6 +8,7 @@ local file under the templates folder.
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,24 @@ def render_html(result: ReconcileResult, templates: Path) -> str:
     return env.get_template("reconcile.html.j2").render(css=css, **context)
 
 
+def _weasyprint() -> Any:
+    with warnings.catch_warnings():
+        # WeasyPrint warns at import when libharfbuzz-subset is missing: fonts are then
+        # embedded whole, which only makes the PDF larger.
+        warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
+        import weasyprint
+        import weasyprint.urls
+
+    return weasyprint
+
+
 def _local_only(templates: Path) -> Any:
     """A WeasyPrint fetcher that serves ``data:`` and files under ``templates``, nothing else."""
-    from weasyprint.urls import URLFetcher
+    URLFetcher = _weasyprint().urls.URLFetcher
 
     root = templates.resolve()
 
-    class _LocalFetcher(URLFetcher):  # type: ignore[misc]
+    class _LocalFetcher(URLFetcher):  # type: ignore[misc,valid-type]
         def fetch(self, url: str, headers: Any = None) -> Any:
             if url.startswith("file://"):
                 path = Path(url.removeprefix("file://").split("?")[0]).resolve()
@@ -100,10 +112,8 @@ def _local_only(templates: Path) -> Any:
 
 
 def write_pdf(html: str, path: Path, templates: Path) -> None:
-    from weasyprint import HTML
-
     fetcher = _local_only(templates)
-    HTML(string=html, base_url=str(templates), url_fetcher=fetcher).write_pdf(path)
+    _weasyprint().HTML(string=html, base_url=str(templates), url_fetcher=fetcher).write_pdf(path)
 
 
 def write_csv(result: ReconcileResult, path: Path) -> None:
