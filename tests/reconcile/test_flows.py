@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def test_reconcile_range_flow_publishes_a_summary(
     )
     assert summary["findings"] == 10
     assert (tmp_path / "reconcile-2026-11-02_2026-11-07.pdf").exists()
-    artifact = Artifact.get("reconcile-range")
+    artifact: Any = Artifact.get("reconcile-range")
     assert artifact is not None and "10 findings" in str(artifact.data)
-    table = Artifact.get("reconcile-range-totals")
+    table: Any = Artifact.get("reconcile-range-totals")
     assert table is not None and "JPY" in str(table.data)
