@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -98,6 +99,7 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, processor: 
     from paywindow.recorder.app import RecorderConfig, create_app
 
     config = RecorderConfig(
+        orders=_orders_service(settings, engine),
         engine=engine,
         clock=SystemClock(),
         secrets=settings.webhook_secret_values(),
@@ -108,6 +110,34 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, processor: 
         max_attempts=settings.processor_max_attempts,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+
+
+def _orders_service(settings: Settings, engine: Engine) -> Any:
+    from paywindow.gateway import make_stripe_client
+    from paywindow.recorder.orders_api import OrdersService
+
+    key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else None
+    if not settings.api_token:
+        err.print("[yellow]warning:[/] PAYWINDOW_API_TOKEN is empty: the order API answers 401")
+    return OrdersService(
+        engine=engine,
+        client=make_stripe_client(key, settings.stripe_api_base) if key else None,
+        policy=checkout_policy(settings),
+        clock=SystemClock(),
+        token=settings.api_token.get_secret_value() if settings.api_token else None,
+        max_body=settings.api_max_body,
+    )
+
+
+def checkout_policy(settings: Settings) -> Any:
+    from paywindow.payments.orders import CheckoutPolicy
+
+    return CheckoutPolicy(
+        window=settings.payment_window,
+        margin=settings.checkout_expiry_margin,
+        success_url=settings.checkout_success_url,
+        cancel_url=settings.checkout_cancel_url,
+    )
 
 
 @events_app.command("process")

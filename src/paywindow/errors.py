@@ -11,6 +11,8 @@
     ├── GatewayError             Stripe (or the sandbox) failed
     │   ├── GatewayUnavailable   5xx, 429, timeouts, connection errors (transient: retry)
     │   └── GatewayRejected      Stripe refused the request (4xx): ``message``, ``param``, ``code``
+    ├── InvalidRequest           a caller's request is malformed (``field`` names the culprit)
+    ├── Conflict                 the request clashes with what exists (409)
     └── NotFound                 an admin lookup found nothing
 
 Third-party errors are translated at the adapter boundary with ``raise ... from exc``.
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "Conflict",
     "EventError",
     "GatewayError",
     "GatewayRejected",
     "GatewayUnavailable",
+    "InvalidRequest",
     "NotFound",
     "NotMigrated",
     "OrderNotFound",
@@ -108,6 +112,19 @@ class GatewayRejected(GatewayError):
         self.decline_code = decline_code
         self.advice_code = advice_code
         self.http_status = http_status
+
+
+class InvalidRequest(PaywindowError):
+    """A request is malformed; ``field`` is the offending field's path."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Conflict(PaywindowError):
+    """The request clashes with existing state (same id, different body; window closed)."""
 
 
 class NotFound(PaywindowError):

@@ -22,19 +22,30 @@ T = TypeVar("T")
 
 
 def make_stripe_client(
-    api_key: str | None, api_base: str | None = None, *, max_network_retries: int = 2
+    api_key: str | None,
+    api_base: str | None = None,
+    *,
+    max_network_retries: int = 2,
+    timeout: float = 10.0,
 ) -> stripe.StripeClient:
     """A ``StripeClient``; ``api_base`` points it at the sandbox.
 
-    Network retries (5xx, 409, connection errors) reuse the request's idempotency key.
+    Network retries (5xx, 409, connection errors) reuse the request's idempotency key;
+    ``timeout`` bounds each HTTP attempt (connect at most 3 s).
     """
     if not api_key:
         raise ConfigError("PAYWINDOW_STRIPE_API_KEY is not set")
+    http_client = stripe.RequestsClient(timeout=(min(3.0, timeout), timeout))
     if not api_base:
-        return stripe.StripeClient(api_key, max_network_retries=max_network_retries)
+        return stripe.StripeClient(
+            api_key, max_network_retries=max_network_retries, http_client=http_client
+        )
     base: BaseAddresses = {"api": api_base, "connect": api_base, "files": api_base}
     return stripe.StripeClient(
-        api_key, base_addresses=base, max_network_retries=max_network_retries
+        api_key,
+        base_addresses=base,
+        max_network_retries=max_network_retries,
+        http_client=http_client,
     )
 
 

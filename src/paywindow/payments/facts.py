@@ -92,6 +92,7 @@ class Change:
     dispute: str | None = None
     dispute_status: DisputeStatus = DisputeStatus.NONE
     failure: FailureFacts | None = None
+    window_closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def merge(facts: OrderFacts, change: Change) -> OrderFacts:
         paid_at = _min(paid_at, change.completed_at)
     for when in paid_times:
         paid_at = _min(paid_at, when)
-    window_closed_at = facts.window_closed_at
+    window_closed_at = _min(facts.window_closed_at, change.window_closed_at)
     if (
         change.attempt_status is AttemptStatus.EXPIRED
         and change.expires_at is not None

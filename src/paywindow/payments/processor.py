@@ -26,10 +26,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, or_, select, update
 
 from paywindow.errors import EventError, OrderNotFound
+from paywindow.payments.apply import apply_change
 from paywindow.payments.events import Applies, interpret
-from paywindow.payments.facts import OrderFacts, derive_state, merge
-from paywindow.payments.repository import find_order_by_payment, load_facts, save_facts
-from paywindow.payments.states import path
+from paywindow.payments.facts import OrderFacts
+from paywindow.payments.repository import find_order_by_payment
 from paywindow.store.tables import event_log
 
 __all__ = ["EventStatus", "ProcessReport", "backoff", "process_due", "process_one", "replay"]
@@ -140,15 +140,8 @@ def _apply(conn: Connection, row: Any, now: datetime) -> dict[str, Any]:
     )
     if order_id is None:
         return _waiting(row, meaning, now)
-    state, facts = load_facts(conn, order_id)
-    new = merge(facts, meaning.change)
-    target = derive_state(new)
-    route = path(state, target)
-    if route is None:
-        raise EventError(f"order {order_id}: no transition from {state} to {target}")
-    hops = list(zip([state, *route], route, strict=False))
-    save_facts(conn, facts, new, hops, event_id=row["event_id"], now=now)
-    _wake(conn, facts, new, now)
+    applied = apply_change(conn, order_id, meaning.change, now=now, event_id=row["event_id"])
+    _wake(conn, applied.old, applied.new, now)
     return _done(EventStatus.APPLIED, now, order_id=order_id)
 
 

@@ -52,8 +52,9 @@ def insert_ignoring_conflicts(conn: Connection, table: Any, rows: list[dict[str,
     if not rows:
         return 0
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    result = conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
-    return int(result.rowcount or 0)
+    # rowcount is not reliable for ON CONFLICT on every driver: count the returned keys
+    statement = dialect_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return sum(len(conn.execute(statement, row).all()) for row in rows)
 
 
 def create_order(conn: Connection, order: NewOrder, now: datetime) -> bool:

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from paywindow.clock import Clock
 from paywindow.payments.runner import ProcessorThread
+from paywindow.recorder.orders_api import OrdersService, install_orders_api
 from paywindow.recorder.webhook import WebhookEndpoint
 from paywindow.recorder.writer import EventWriter
 
@@ -42,6 +43,7 @@ class RecorderConfig:
     poll_interval: float = 1.0
     max_attempts: int = 12
     counters: Counter[str] = field(default_factory=Counter)
+    orders: OrdersService | None = None
 
 
 def create_app(config: RecorderConfig) -> WebhookEndpoint:
@@ -88,6 +90,8 @@ def create_app(config: RecorderConfig) -> WebhookEndpoint:
 
     app.router.add_route("/healthz", healthz, methods=["GET"])
     _install_error_handlers(app)
+    if config.orders is not None:
+        install_orders_api(app, config.orders)
     return WebhookEndpoint(app, config, writer)
 
 

@@ -119,6 +119,14 @@ class SandboxHandle:
         }
         return str(self.control("POST", "/_sandbox/webhooks", body)["secret"])
 
+    def faults(
+        self, *, latency_ms: float = 0.0, fail_next: int = 0, fail_status: int = 500
+    ) -> dict[str, Any]:
+        """Slow every API answer by ``latency_ms`` and/or fail the next ``fail_next`` ones."""
+        body = {"latency_ms": latency_ms, "fail_next": fail_next, "fail_status": fail_status}
+        result: dict[str, Any] = self.control("POST", "/_sandbox/faults", body)
+        return result
+
     def chaos(self, **switches: Any) -> dict[str, Any]:
         """Set delivery chaos: drop, duplicate, delay, reorder, types, seed (docs/sandbox.md)."""
         result: dict[str, Any] = self.control("POST", "/_sandbox/chaos", switches)

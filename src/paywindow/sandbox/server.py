@@ -15,6 +15,7 @@ import json
 import pathlib
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -114,12 +115,49 @@ def _header_map(scope: Obj) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
+@dataclass
+class Faults:
+    """API faults for tests and benchmarks (``POST /_sandbox/faults``).
+
+    ``latency_ms`` delays every ``/v1/`` answer (without blocking other requests);
+    ``fail_next`` answers that many ``/v1/`` requests with ``fail_status`` (500, 503 or 429)
+    before serving normally again.
+    """
+
+    latency_ms: float = 0.0
+    fail_next: int = 0
+    fail_status: int = 500
+
+
 class SandboxApp:
     """The raw ASGI application of a ``Sandbox``."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.engine = sandbox.engine
+        self.faults = Faults()
+
+    async def _injected(self, send: Any) -> bool:
+        """Apply configured latency; answer with an injected failure if one is due."""
+        if self.faults.latency_ms:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+        if self.faults.fail_next <= 0:
+            return False
+        self.faults.fail_next -= 1
+        status = self.faults.fail_status
+        kind = "invalid_request_error" if status == 429 else "api_error"
+        body = {"error": {"type": kind, "message": "Sandbox injected failure."}}
+        await _respond(send, status, _dump(body), [(b"request-id", b"req_injected")])
+        return True
+
+    def _set_faults(self, body: bytes) -> tuple[int, bytes]:
+        try:
+            values = json.loads(body or b"{}")
+            self.faults = Faults(**values)
+        except (TypeError, ValueError) as exc:
+            error = {"error": {"type": "invalid_request_error", "message": str(exc)}}
+            return 400, _dump(error)
+        return 200, _dump(vars(self.faults))
 
     async def __call__(self, scope: Obj, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -130,7 +168,12 @@ class SandboxApp:
         body = await _read_body(receive)
         path: str = scope["path"]
         headers = _header_map(scope)
-        if path.startswith("/v1/"):
+        if path == "/_sandbox/faults" and scope["method"] == "POST":
+            status, payload = self._set_faults(body)
+            await _respond(send, status, payload, [])
+        elif path.startswith("/v1/"):
+            if await self._injected(send):
+                return
             status, payload, extra = self.api(scope["method"], path, scope, headers, body)
             await _respond(send, status, payload, extra)
         elif path.startswith("/_sandbox/"):

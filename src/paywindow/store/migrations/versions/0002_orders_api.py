@@ -53,6 +53,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("locale", sa.String(length=35), nullable=True))
         batch.add_column(sa.Column("seller_name", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("request_hash", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("late_refund", sa.String(length=255), nullable=True))
+        batch.add_column(sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("attempts") as batch:
         batch.add_column(sa.Column("url", sa.Text(), nullable=True))
         batch.add_column(sa.Column("channel", sa.String(length=16), nullable=True))
@@ -63,6 +65,8 @@ def downgrade() -> None:
         batch.drop_column("channel")
         batch.drop_column("url")
     with op.batch_alter_table("orders") as batch:
+        batch.drop_column("synced_at")
+        batch.drop_column("late_refund")
         batch.drop_column("request_hash")
         batch.drop_column("seller_name")
         batch.drop_column("locale")
