@@ -140,6 +140,8 @@ orders = Table(
     Column("locale", String(35)),
     Column("seller_name", String(255)),
     Column("request_hash", String(64)),
+    Column("late_refund", String(255)),
+    Column("synced_at", _Ts),
 )
 
 order_items = Table(
@@ -273,74 +275,6 @@ reconcile_run_findings = Table(
     Column("run_id", _Id, ForeignKey("reconcile_runs.id"), primary_key=True),
     Column("finding_id", _Id, ForeignKey("reconcile_findings.id"), primary_key=True),
 )
-
-
-# --- receipts (issue 6) ---------------------------------------------------------------------
-
-receipt_counters = Table(
-    "receipt_counters",
-    metadata,
-    Column("series", String(32), primary_key=True),
-    Column("last_value", BigInteger, nullable=False),
-)
-
-receipts = Table(
-    "receipts",
-    metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False),
-    Column("kind", String(16), nullable=False),
-    # For a credit note: the order's cumulative refunded amount it brings the receipts up to;
-    # 0 for the receipt itself. Unique per order, so each refund step gets one document.
-    Column("refunded_to", BigInteger, nullable=False),
-    Column("series", String(32), nullable=False),
-    Column("seq", BigInteger, nullable=False),
-    Column("number", String(32), nullable=False),
-    Column("original_number", String(32)),
-    Column("currency", String(3), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("issued_at", _Ts, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("version", Integer, nullable=False, default=0),
-    Column("target_version", Integer, nullable=False, default=1),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", _Ts, nullable=False),
-    Column("lease_owner", String(64)),
-    Column("lease_until", _Ts),
-    Column("object_key", String(255), nullable=False),
-    Column("version_id", String(255)),
-    Column("etag", String(255)),
-    Column("sha256", String(64)),
-    Column("size", BigInteger),
-    Column("stored_at", _Ts),
-    Column("rerender_reason", Text),
-    Column("last_error", Text),
-    Column("last_traceback", Text),
-    Column("created_at", _Ts, nullable=False),
-    Column("updated_at", _Ts, nullable=False),
-    UniqueConstraint("number", name="uq_receipts_number"),
-    UniqueConstraint("order_id", "kind", "refunded_to", name="uq_receipts_order_id"),
-    UniqueConstraint("series", "seq", name="uq_receipts_series"),
-    Index("ix_receipts_due", "status", "next_attempt_at"),
-)
-
-receipt_versions = Table(
-    "receipt_versions",
-    metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("receipt_id", _Id, ForeignKey("receipts.id"), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("object_key", String(255), nullable=False),
-    Column("version_id", String(255)),
-    Column("etag", String(255)),
-    Column("sha256", String(64), nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("reason", Text),
-    Column("stored_at", _Ts, nullable=False),
-    UniqueConstraint("receipt_id", "version", name="uq_receipt_versions_receipt_id"),
-)
-
-Index("ix_receipts_orders_updated_at", orders.c.updated_at)
 
 
 # --- receipts (issue 6) ---------------------------------------------------------------------
