@@ -1,0 +1,71 @@
+"""Prefect tasks around receipts: the continuous renderer and a one-shot pass.
+
+Each wraps one call into ``paywindow.receipts``. Per-receipt faults (S3/KMS down, template
+errors) are handled inside the domain (kept on the job, retried with backoff); the tasks retry
+only when the whole call failed for a transient reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import EndpointConnectionError
+from prefect import get_run_logger, task
+
+from paywindow.clock import SystemClock
+from paywindow.errors import StoreUnavailable
+from paywindow.receipts.pool import RenderPool, inline
+from paywindow.receipts.render import Renderer
+from paywindow.receipts.storage import ObjectStoreUnavailable
+from paywindow.receipts.wiring import service_from_settings
+from paywindow.settings import load_settings
+from paywindow.store import make_engine
+
+_TRANSIENT = (StoreUnavailable, ObjectStoreUnavailable, EndpointConnectionError)
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except _TRANSIENT:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_transient)
+def render_continuously(reports_dir: Path, max_runtime: float, workers: int = 0) -> dict[str, int]:
+    """Run the renderer for ``max_runtime`` seconds on every core; return its counts."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    try:
+        service = service_from_settings(settings, engine)
+        with RenderPool(reports_dir, workers or settings.receipts_workers) as pool:
+            pool.warm_up()
+            get_run_logger().info("rendering receipts on %d processes", pool.workers)
+            report = service.run(
+                SystemClock(),
+                pool.submit,
+                slots=pool.workers * 2,
+                stop=threading.Event(),
+                max_runtime=max_runtime,
+            )
+    finally:
+        engine.dispose()
+    return {"issued": report.issued, "stored": report.stored, "failed": report.failed}
+
+
+@task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_transient)
+def render_due(reports_dir: Path, limit: int = 10_000) -> dict[str, int]:
+    """Issue and render everything due now in this process, then return."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    try:
+        service = service_from_settings(settings, engine)
+        report = service.run_once(SystemClock(), inline(Renderer(reports_dir)), limit=limit)
+    finally:
+        engine.dispose()
+    return {"issued": report.issued, "stored": report.stored, "failed": report.failed}
