@@ -22,9 +22,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="paywindow ba
 db_app = typer.Typer(no_args_is_help=True, help="The operational database.")
 events_app = typer.Typer(no_args_is_help=True, help="Recorded Stripe events.")
 orders_app = typer.Typer(no_args_is_help=True, help="Orders.")
+windows_app = typer.Typer(no_args_is_help=True, help="The payment window.")
 app.add_typer(db_app, name="db")
 app.add_typer(events_app, name="events")
 app.add_typer(orders_app, name="orders")
+app.add_typer(windows_app, name="windows")
 
 console = Console()
 err = Console(stderr=True)
@@ -113,15 +115,14 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, processor: 
 
 
 def _orders_service(settings: Settings, engine: Engine) -> Any:
-    from paywindow.gateway import make_stripe_client
     from paywindow.recorder.orders_api import OrdersService
+    from paywindow.runtime import checkout_policy, stripe_from
 
-    key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else None
     if not settings.api_token:
         err.print("[yellow]warning:[/] PAYWINDOW_API_TOKEN is empty: the order API answers 401")
     return OrdersService(
         engine=engine,
-        client=make_stripe_client(key, settings.stripe_api_base) if key else None,
+        client=stripe_from(settings) if settings.stripe_api_key else None,
         policy=checkout_policy(settings),
         clock=SystemClock(),
         token=settings.api_token.get_secret_value() if settings.api_token else None,
@@ -129,15 +130,19 @@ def _orders_service(settings: Settings, engine: Engine) -> Any:
     )
 
 
-def checkout_policy(settings: Settings) -> Any:
-    from paywindow.payments.orders import CheckoutPolicy
+@windows_app.command("enforce")
+def windows_enforce(
+    horizon: float = typer.Option(60.0, help="Seconds to keep closing windows on time."),
+) -> None:
+    """Close overdue windows, then each one at its deadline for HORIZON seconds (what the
+    expire-windows deployment does every minute)."""
+    from paywindow.payments.windows_job import enforce_windows
+    from paywindow.runtime import stripe_from
 
-    return CheckoutPolicy(
-        window=settings.payment_window,
-        margin=settings.checkout_expiry_margin,
-        success_url=settings.checkout_success_url,
-        cancel_url=settings.checkout_cancel_url,
-    )
+    settings = _settings()
+    with _database(settings) as engine:
+        summary = enforce_windows(engine, stripe_from(settings), SystemClock(), horizon=horizon)
+    console.print(summary)
 
 
 @events_app.command("process")

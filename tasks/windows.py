@@ -1,0 +1,38 @@
+"""Prefect task around one window-enforcement run; retried only for transient failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from paywindow.clock import SystemClock
+from paywindow.errors import GatewayUnavailable, StoreUnavailable
+from paywindow.payments.windows_job import enforce_windows
+from paywindow.runtime import engine_from, stripe_from
+from paywindow.settings import load_settings
+
+_TRANSIENT = (StoreUnavailable, GatewayUnavailable)
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except _TRANSIENT:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient)
+def enforce_payment_windows(horizon: float) -> dict[str, Any]:
+    """Close overdue and upcoming windows for ``horizon`` seconds, on time."""
+    settings = load_settings()
+    engine = engine_from(settings)
+    try:
+        summary = enforce_windows(engine, stripe_from(settings), SystemClock(), horizon=horizon)
+    finally:
+        engine.dispose()
+    get_run_logger().info("expire-windows: %s", summary)
+    return summary
