@@ -1,0 +1,71 @@
+"""The expire-windows flow under a real Prefect test server, on real time: orders whose
+deadlines fall inside the run are closed within a second of them."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from paywindow.clock import SystemClock
+from paywindow.payments.orders import LineItem, OrderRequest, open_order
+from paywindow.sandbox import running_sandbox
+from paywindow.store.tables import orders
+from tests.world import policy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.mark.slow
+def test_expire_windows_flow_closes_on_time(
+    engine: Engine, harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("one backend is enough for the flow shell; the domain runs on both")
+    with running_sandbox(frozen=False) as sandbox:
+        client = sandbox.client()
+        seller = client.v1.accounts.create(params={"type": "express"}).id
+        for n, seconds in enumerate((2.0, 3.5)):
+            request = OrderRequest(
+                order_id=f"ord_flow{n}",
+                buyer_id="u",
+                seller_account=seller,
+                currency="usd",
+                application_fee_amount=100,
+                lines=(LineItem("Poster", 1500, 1),),
+            )
+            open_order(
+                engine, client, request, policy(timedelta(seconds=seconds)), SystemClock().now()
+            )
+        monkeypatch.setenv("PAYWINDOW_DATABASE_URL", str(engine.url))
+        monkeypatch.setenv("PAYWINDOW_STRIPE_API_KEY", sandbox.api_key)
+        monkeypatch.setenv("PAYWINDOW_STRIPE_API_BASE", sandbox.base_url)
+        monkeypatch.syspath_prepend(str(ROOT))
+        sys.modules.pop("flows.expire_windows", None)
+        from flows.expire_windows import expire_windows
+
+        started = time.monotonic()
+        summary = expire_windows(horizon=5.0)
+        assert time.monotonic() - started < 30
+    assert summary["closed_on_time"] + summary["closed_overdue"] == 2
+    assert summary["max_lateness_s"] <= 1.0
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(orders.c.state, orders.c.deadline, orders.c.window_closed_at)
+        ).all()
+    assert {r.state for r in rows} == {"expired"}
+    for row in rows:
+        assert abs((row.window_closed_at - row.deadline).total_seconds()) <= 1.0
