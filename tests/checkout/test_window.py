@@ -4,8 +4,9 @@ late payments refunded, early payments honoured, missed webhooks recovered."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from paywindow.outbox import pending_messages
 from paywindow.payments.expiry import (
@@ -20,7 +21,7 @@ from paywindow.store.tables import orders
 from tests.world import World, build_world
 
 
-def _order(world: World, order_id: str) -> dict[str, object]:
+def _order(world: World, order_id: str) -> dict[str, Any]:
     with world.engine.connect() as conn:
         return get_order(conn, order_id)
 
@@ -49,7 +50,11 @@ def test_the_timer_closes_each_window_inside_the_minute_on_time(world: World) ->
         world.advance(7.25)
     deadlines = {oid: dl for oid, dl in _deadlines(world) if oid.startswith("ord_t")}
     world.advance(timedelta(hours=24) - timedelta(seconds=30))
-    timer = DeadlineTimer(world.engine, world.clock, sleep=lambda s: world.clock.advance(s))
+
+    def sleep(seconds: float) -> None:
+        world.clock.advance(seconds)
+
+    timer = DeadlineTimer(world.engine, world.clock, sleep=sleep)
     closed = timer.run(world.clock.now() + timedelta(seconds=60))
     assert {oid for oid, _, _ in closed} == set(deadlines)
     for order_id, deadline, closed_at in closed:
@@ -62,8 +67,8 @@ def _deadlines(world: World) -> list[tuple[str, object]]:
         return [(r.id, r.deadline) for r in conn.execute(select(orders.c.id, orders.c.deadline))]
 
 
-def test_a_session_opened_in_the_last_half_hour_is_ended_at_the_deadline(engine: object) -> None:
-    with build_world(engine, window=timedelta(minutes=20)) as world:  # type: ignore[arg-type]
+def test_a_session_opened_in_the_last_half_hour_is_ended_at_the_deadline(engine: Engine) -> None:
+    with build_world(engine, window=timedelta(minutes=20)) as world:
         view = world.create("ord_short").json()
         session = world.stripe.v1.checkout.sessions.retrieve(view["session_id"])
         assert session.expires_at > int((world.clock.now() + timedelta(minutes=30)).timestamp())
@@ -75,8 +80,8 @@ def test_a_session_opened_in_the_last_half_hour_is_ended_at_the_deadline(engine:
         assert _order(world, "ord_short")["state"] == "expired"
 
 
-def test_a_payment_completed_after_the_deadline_is_refunded(engine: object) -> None:
-    with build_world(engine, window=timedelta(minutes=20)) as world:  # type: ignore[arg-type]
+def test_a_payment_completed_after_the_deadline_is_refunded(engine: Engine) -> None:
+    with build_world(engine, window=timedelta(minutes=20)) as world:
         view = world.create("ord_late").json()
         world.advance(timedelta(minutes=20, seconds=1))  # the session outlives the deadline
         world.sandbox.pay(view["session_id"], "success")
@@ -94,8 +99,8 @@ def test_a_payment_completed_after_the_deadline_is_refunded(engine: object) -> N
             assert pending_messages(conn, "order.late_payment_refunded")
 
 
-def test_a_payment_one_second_before_the_deadline_wins_over_the_expiry(engine: object) -> None:
-    with build_world(engine, window=timedelta(minutes=20)) as world:  # type: ignore[arg-type]
+def test_a_payment_one_second_before_the_deadline_wins_over_the_expiry(engine: Engine) -> None:
+    with build_world(engine, window=timedelta(minutes=20)) as world:
         world.sandbox.chaos(delay=3600)  # webhooks arrive an hour late
         view = world.create("ord_race").json()
         world.advance(timedelta(minutes=20) - timedelta(seconds=1))

@@ -10,11 +10,14 @@ timeout and a lock timeout, so a stuck database turns into :class:`StoreUnavaila
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from paywindow.errors import StoreUnavailable
 
 __all__ = ["make_engine"]
 
@@ -53,9 +56,29 @@ def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
+    # Writers in this process queue on a lock first: SQLite's own busy handler sleeps with
+    # growing back-off (up to 100 ms a try), which turns contention into long tail latency.
+    writer = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        read_only = conn.get_execution_options().get("read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("read_only", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if not writer.acquire(timeout=busy_timeout):
+            raise StoreUnavailable(f"the database stayed locked for {busy_timeout} s")
+        conn.info["paywindow_writer"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            conn.info.pop("paywindow_writer")
+            writer.release()
+            raise
 
+    def _release(conn: Any) -> None:
+        if conn.info.pop("paywindow_writer", False):
+            writer.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
     return engine
