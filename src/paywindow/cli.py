@@ -28,6 +28,15 @@ app.add_typer(events_app, name="events")
 app.add_typer(orders_app, name="orders")
 app.add_typer(windows_app, name="windows")
 
+
+def _mount_sub_apps() -> None:
+    from paywindow.receipts.cli import receipts_app
+
+    app.add_typer(receipts_app, name="receipts")
+
+
+_mount_sub_apps()
+
 console = Console()
 err = Console(stderr=True)
 
@@ -127,7 +136,17 @@ def _orders_service(settings: Settings, engine: Engine) -> Any:
         clock=SystemClock(),
         token=settings.api_token.get_secret_value() if settings.api_token else None,
         max_body=settings.api_max_body,
+        receipts=_receipts_service(settings, engine),
     )
+
+
+def _receipts_service(settings: Settings, engine: Engine) -> Any:
+    """The receipt service when an object store is configured (or on AWS with a KMS key)."""
+    if not (settings.s3_endpoint_url or settings.receipts_kms_key_id):
+        return None
+    from paywindow.receipts.wiring import service_from_settings
+
+    return service_from_settings(settings, engine)
 
 
 @windows_app.command("enforce")

@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -17,8 +18,6 @@ from sqlalchemy import Engine, select
 
 from paywindow.clock import SystemClock
 from paywindow.errors import PaywindowError
-from paywindow.receipts.pool import RenderPool, inline
-from paywindow.receipts.render import Renderer, default_reports_dir
 from paywindow.receipts.repository import request_rerender
 from paywindow.receipts.service import ReceiptService
 from paywindow.receipts.wiring import service_from_settings
@@ -47,13 +46,19 @@ def _service() -> Iterator[tuple[Settings, Engine, ReceiptService]]:
         engine.dispose()
 
 
+def _inline_renderer() -> Any:
+    """Render in this process (WeasyPrint is imported only when a command renders)."""
+    from paywindow.receipts.pool import inline
+    from paywindow.receipts.render import Renderer, default_reports_dir
+
+    return inline(Renderer(default_reports_dir()))
+
+
 @receipts_app.command("render")
 def render(limit: int = typer.Option(1000, help="Render at most this many documents.")) -> None:
     """Issue and render every receipt due now (in this process), then exit."""
     with _service() as (_settings, _engine, service):
-        report = service.run_once(
-            SystemClock(), inline(Renderer(default_reports_dir())), limit=limit
-        )
+        report = service.run_once(SystemClock(), _inline_renderer(), limit=limit)
     console.print(
         f"issued {report.issued}, stored {report.stored} "
         f"(adopted {report.adopted}), failed {report.failed}"
@@ -70,6 +75,9 @@ def run(
     """Render continuously on every core (what the render-receipts deployment runs)."""
     stop = threading.Event()
     with _service() as (settings, _engine, service):
+        from paywindow.receipts.pool import RenderPool
+        from paywindow.receipts.render import default_reports_dir
+
         pool = RenderPool(default_reports_dir(), workers or settings.receipts_workers)
         try:
             pool.warm_up()
@@ -149,7 +157,7 @@ def rerender(
         if row is None:
             console.print(f"[red]{order}: no such receipt[/red]")
             raise typer.Exit(1)
-        report = service.run_once(clock, inline(Renderer(default_reports_dir())))
+        report = service.run_once(clock, _inline_renderer())
     console.print(
         f"{row['number']}: version {row['target_version']} requested; "
         f"stored {report.stored}, failed {report.failed}"

@@ -58,6 +58,7 @@ class OrdersService:
     clock: Clock
     token: str | None
     max_body: int = 64 * 1024
+    receipts: Any | None = None  # a paywindow.receipts.service.ReceiptService
 
 
 class _Strict(BaseModel):
@@ -170,15 +171,30 @@ def create_order(body: OrderIn, service: Service) -> JSONResponse:
 @router.get("/{order_id}")
 def get_order(order_id: str, service: Service) -> dict[str, Any]:
     """State, deadline, server time and seconds remaining, attempts, receipt link."""
-    return order_view(service.engine, order_id, service.clock.now())
+    return _view(service, order_id)
 
 
 @router.post("/{order_id}/checkout")
 def reopen_checkout(order_id: str, service: Service) -> dict[str, Any]:
     """The buyer reopened the webview: the open session if still valid, else a new one."""
+    ensure_checkout(service.engine, _client(service), order_id, service.policy, service.clock.now())
+    return _view(service, order_id)
+
+
+def _view(service: OrdersService, order_id: str) -> dict[str, Any]:
     now = service.clock.now()
-    ensure_checkout(service.engine, _client(service), order_id, service.policy, now)
-    return order_view(service.engine, order_id, now)
+    view = order_view(service.engine, order_id, now)
+    if service.receipts is not None and view["state"] not in _UNPAID:
+        try:
+            status, links = service.receipts.links(order_id, now)
+        except Exception:  # the receipt link is a convenience here; its own route reports errors
+            status, links = "unavailable", []
+        if status == "ready" and links:
+            view["receipt_url"] = links[0].url
+    return view
+
+
+_UNPAID = frozenset({"awaiting_payment", "payment_failed", "processing", "expired"})
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -254,6 +270,12 @@ def install_orders_api(app: FastAPI, service: OrdersService) -> None:
     """Mount the order API on ``app`` with its error handlers and body-size limit."""
     app.state.orders = service
     app.include_router(router)
+    if service.receipts is not None:
+        from paywindow.receipts.api import router as receipts_router
+
+        app.state.receipts = service.receipts
+        app.state.clock = service.clock
+        app.include_router(receipts_router, dependencies=[Depends(_service)])
     for exc_type, handler in _handlers().items():
         app.add_exception_handler(exc_type, handler)
     app.add_middleware(_BodyLimit, limit=service.max_body)
