@@ -127,6 +127,7 @@ class Settings(BaseSettings):
     )
 
 
+    # --- retries (issue 5): add retry settings below this line ---
 
     # --- reconciliation (issue 7): add reconciliation settings below this line ---
     reconcile_sync_overlap: timedelta = Field(
