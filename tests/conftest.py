@@ -13,6 +13,10 @@ from sqlalchemy import Engine, create_engine, text
 from paywindow.store import make_engine, upgrade
 from paywindow.store.tables import metadata
 
+# Prefect's test server must not try to phone home from a machine without internet.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
 PG_ADMIN_URL = os.environ.get(
     "PAYWINDOW_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
