@@ -147,6 +147,19 @@ class _Unauthorized(Exception):
     pass
 
 
+class _NoReceipts(Exception):
+    pass
+
+
+def _receipts(request: Request) -> None:
+    """Auth for the receipt route, and hand it the receipt service (set on the app state)."""
+    service = _service(request)
+    if service.receipts is None:
+        raise _NoReceipts()
+    request.app.state.receipts = service.receipts
+    request.app.state.clock = service.clock
+
+
 Service = Annotated[OrdersService, Depends(_service)]
 
 router = APIRouter(prefix="/v1/orders")
@@ -230,6 +243,9 @@ def _handlers() -> dict[type[Exception], Callable[[Request, Exception], Awaitabl
     async def unauthorized(_r: Request, _e: Exception) -> JSONResponse:
         return _error(401, "unauthorized", "missing or wrong bearer token")
 
+    async def no_receipts(_r: Request, _e: Exception) -> JSONResponse:
+        return _error(503, "receipts_unavailable", "no receipt store is configured")
+
     async def not_found(_r: Request, e: Exception) -> JSONResponse:
         return _error(404, "not_found", str(e))
 
@@ -252,6 +268,7 @@ def _handlers() -> dict[type[Exception], Callable[[Request, Exception], Awaitabl
     return {
         RequestValidationError: _validation,
         _Unauthorized: unauthorized,
+        _NoReceipts: no_receipts,
         NotFound: not_found,
         Conflict: conflict,
         InvalidRequest: invalid,
@@ -268,14 +285,11 @@ ASGIApp = Callable[
 
 def install_orders_api(app: FastAPI, service: OrdersService) -> None:
     """Mount the order API on ``app`` with its error handlers and body-size limit."""
+    from paywindow.receipts.api import router as receipts_router
+
     app.state.orders = service
     app.include_router(router)
-    if service.receipts is not None:
-        from paywindow.receipts.api import router as receipts_router
-
-        app.state.receipts = service.receipts
-        app.state.clock = service.clock
-        app.include_router(receipts_router, dependencies=[Depends(_service)])
+    app.include_router(receipts_router, dependencies=[Depends(_receipts)])
     for exc_type, handler in _handlers().items():
         app.add_exception_handler(exc_type, handler)
     app.add_middleware(_BodyLimit, limit=service.max_body)
