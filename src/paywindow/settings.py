@@ -126,8 +126,28 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Render attempts before a receipt job is parked as failed."
     )
 
-
     # --- retries (issue 5): add retry settings below this line ---
+    retry_offsets: Annotated[list[timedelta], NoDecode] = Field(
+        default_factory=lambda: [timedelta(hours=1), timedelta(hours=6), timedelta(hours=18)],
+        description="Retry times after an order's first failure, comma-separated (1h,6h,18h); "
+        "at most 3 are used.",
+    )
+    retry_lease: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="How long a claimed retry attempt is reserved for the run that claimed it.",
+    )
+    retry_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="Most due retry attempts executed per run."
+    )
+
+    @field_validator("retry_offsets", mode="before")
+    @classmethod
+    def _parse_retry_offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            from paywindow.payments.retry_schedule import parse_offsets
+
+            return parse_offsets(value)
+        return value
 
     # --- reconciliation (issue 7): add reconciliation settings below this line ---
     reconcile_sync_overlap: timedelta = Field(

@@ -46,6 +46,9 @@ __all__ = [
     "receipt_counters",
     "receipt_versions",
     "receipts",
+    # retries (issue 5)
+    "retry_attempts",
+    "retry_plans",
 ]
 
 metadata = MetaData(
@@ -343,3 +346,55 @@ receipt_versions = Table(
 )
 
 Index("ix_receipts_orders_updated_at", orders.c.updated_at)
+
+
+# --- retries (issue 5) ----------------------------------------------------------------------
+
+retry_plans = Table(
+    "retry_plans",
+    metadata,
+    # One plan per order: the first failure opens it; later failures never restart it.
+    Column("order_id", String(64), ForeignKey("orders.id"), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("first_failed_at", _Ts, nullable=False),
+    Column("failure_key", String(255), nullable=False),
+    Column("code", String(64)),
+    Column("decline_code", String(64)),
+    Column("advice_code", String(64)),
+    Column("decline_class", String(16), nullable=False),
+    Column("hard_declined_at", _Ts),
+    Column("opened_at", _Ts, nullable=False),
+    Column("closed_at", _Ts),
+    Column("close_reason", String(32)),
+    Index("ix_retry_plans_status", "status"),
+    Index("ix_retry_plans_first_failed_at", "first_failed_at"),
+)
+
+retry_attempts = Table(
+    "retry_attempts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("due_at", _Ts, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(64)),
+    Column("channel", String(16)),
+    Column("order_attempt", Integer),
+    Column("payment_intent", String(255)),
+    Column("payment_method", String(255)),
+    Column("session_id", String(255)),
+    Column("outcome", String(16)),
+    Column("decline_code", String(64)),
+    Column("stripe_errors", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("claimed_by", String(64)),
+    Column("lease_until", _Ts),
+    Column("manual", Boolean, nullable=False, default=False),
+    Column("executed_at", _Ts),
+    Column("created_at", _Ts, nullable=False),
+    Column("updated_at", _Ts, nullable=False),
+    UniqueConstraint("order_id", "number", name="uq_retry_attempts_order_id"),
+    Index("ix_retry_attempts_due", "status", "due_at"),
+)
