@@ -192,22 +192,28 @@ def backstop(
     *,
     stale_after: timedelta = timedelta(minutes=5),
     limit: int = 100,
+    order_ids: list[str] | None = None,
 ) -> int:
-    """Re-read at Stripe the sessions of unsettled orders not synced for ``stale_after``.
+    """Re-read at Stripe the sessions of unsettled orders not synced for ``stale_after``
+    (or of exactly ``order_ids``).
 
     A session Stripe says is complete or expired, which we have not recorded, becomes an
     event in the log (source ``backstop``) for the processor; returns how many were recorded.
     """
-    stale = or_(orders.c.synced_at.is_(None), orders.c.synced_at < now - stale_after)
+    query = (
+        select(orders.c.id, attempts.c.session_id)
+        .join(attempts, attempts.c.order_id == orders.c.id)
+        .where(orders.c.state.in_(_UNSETTLED), attempts.c.session_id.is_not(None))
+        .where(attempts.c.status.in_(["open", "processing"]))
+        .order_by(orders.c.synced_at.is_not(None), orders.c.synced_at)
+    )
+    if order_ids is None:
+        stale = or_(orders.c.synced_at.is_(None), orders.c.synced_at < now - stale_after)
+        query = query.where(stale).limit(limit)
+    else:
+        query = query.where(orders.c.id.in_(order_ids))
     with engine.connect().execution_options(read_only=True) as conn:
-        rows = conn.execute(
-            select(orders.c.id, attempts.c.session_id)
-            .join(attempts, attempts.c.order_id == orders.c.id)
-            .where(orders.c.state.in_(_UNSETTLED), attempts.c.session_id.is_not(None))
-            .where(attempts.c.status.in_(["open", "processing"]), stale)
-            .order_by(orders.c.synced_at.is_not(None), orders.c.synced_at)
-            .limit(limit)
-        ).all()
+        rows = conn.execute(query).all()
     recorded: list[dict[str, Any]] = []
     for order_id, session_id in rows:
         try:
