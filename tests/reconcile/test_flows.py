@@ -12,6 +12,9 @@ import pytest
 
 from tests.reconcile.conftest import ROOT, Reconciled
 
+# Prefect's client leaves keep-alive sockets to the test server for the GC to close.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
 
 @pytest.fixture(scope="module")
 def harness() -> Iterator[None]:
@@ -28,10 +31,14 @@ def harness() -> Iterator[None]:
 
 @pytest.mark.slow
 def test_reconcile_range_flow_publishes_a_summary(
-    injected: Reconciled, harness: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    injected: Reconciled,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     if injected.world.engine.dialect.name != "sqlite":
         pytest.skip("one backend is enough for the flow shell")
+    request.getfixturevalue("harness")
     monkeypatch.setenv("PAYWINDOW_DATABASE_URL", str(injected.world.engine.url))
     monkeypatch.setenv("PAYWINDOW_DATA_DIR", str(injected.world.data_dir))
     monkeypatch.syspath_prepend(str(ROOT))

@@ -18,14 +18,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
 from paywindow.reconcile.amounts import format_amount
 from paywindow.reconcile.ledger import TABLES, empty_table, ledger_files
-from paywindow.reconcile.snapshot import LocalSnapshot
+
+if TYPE_CHECKING:  # the snapshot module pulls in SQLAlchemy; matching alone does not need it
+    from paywindow.reconcile.snapshot import LocalSnapshot
 
 __all__ = [
     "FINDING_KINDS",
@@ -105,6 +107,7 @@ def connect(*, memory_limit: str = "2GB", threads: int = 2) -> duckdb.DuckDBPyCo
         }
     )
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
