@@ -31,8 +31,12 @@ app.add_typer(windows_app, name="windows")
 
 def _mount_sub_apps() -> None:
     from paywindow.receipts.cli import receipts_app
+    from paywindow.reconcile.cli import findings_app, ledger_app, reconcile_command
 
     app.add_typer(receipts_app, name="receipts")
+    app.add_typer(ledger_app, name="ledger")
+    app.add_typer(findings_app, name="findings")
+    app.command("reconcile")(reconcile_command)
 
 
 _mount_sub_apps()
