@@ -20,13 +20,16 @@ def retry_policy(world: World, offsets: tuple[float, ...] = (1, 6, 18)) -> Retry
 
 
 def failed_order(
-    world: World, order_id: str, decline_code: str = "insufficient_funds", **pay: Any
+    world: World,
+    order_id: str,
+    decline_code: str = "insufficient_funds",
+    buyer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Open an order and let its buyer's card decline in Checkout; return the pay result."""
-    response = world.create(order_id)
+    response = world.create(order_id, **({"buyer": buyer} if buyer else {}))
     assert response.status_code == 201, response.text
     session_id = response.json()["session_id"]
-    result = world.sandbox.pay(session_id, "decline", decline_code=decline_code, **pay)
+    result = world.sandbox.pay(session_id, "decline", decline_code=decline_code)
     world.settle()
     return result
 

@@ -111,7 +111,7 @@ def _open_plan(
                 _attempt_row(
                     failure["order_id"],
                     p.number,
-                    "another_method" if kind is DeclineClass.HARD else "retry",
+                    "another_method" if kind is DeclineClass.HARD and p.number == 1 else "retry",
                     p.due_at,
                     p.dropped,
                     now,

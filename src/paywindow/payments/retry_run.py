@@ -16,6 +16,7 @@ Steps, each safe to repeat:
 from __future__ import annotations
 
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -63,6 +64,8 @@ __all__ = ["RetryPolicy", "RunReport", "retry_now", "run_retries"]
 _LINK_END_SLACK = timedelta(seconds=5)
 #: A reserved session end closer than this cannot be sent to Stripe again (30 min minimum).
 _MIN_SESSION = timedelta(minutes=31)
+#: A session planned to end this close to the deadline is "pinned" (see _pinned_session).
+_PINNED = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -184,9 +187,13 @@ def _attempt(
     if row["kind"] == "retry" and kind is DeclineClass.SOFT and row["channel"] != "link":
         card = _saved_card(client, order, failure, now)
     channel = "off_session" if card is not None else "link"
+    pinned = _pinned_session(engine, order)
+    if card is None and pinned is not None:
+        return _resend_link(engine, row, order, pinned, now)
     link_end = _link_end(now, order["deadline"], policy.checkout.margin)
     number, link_end = _reserve_attempt(engine, row, order, channel, link_end, now)
-    _expire_open_sessions(engine, client, order["id"], below=number, now=now)
+    if pinned is None:
+        _expire_open_sessions(engine, client, order["id"], below=number, now=now)
     if card is not None:
         charge = OffSessionCharge(
             order_id=order["id"],
@@ -200,8 +207,58 @@ def _attempt(
             seller_account=order["seller_account"],
         )
         result = charge_off_session(client, charge)
-        return _record_charge(engine, row, number, card.id, result, now)
+        outcome = _record_charge(engine, row, number, card.id, result, now)
+        if pinned is not None and outcome == "succeeded":
+            # best effort: the expiry flow ends it at the deadline; the order is paid anyway
+            with suppress(GatewayError):
+                _expire_open_sessions(engine, client, order["id"], below=number, now=now)
+        return outcome
     return _send_link(engine, client, policy, row, order, number, link_end, now)
+
+
+def _pinned_session(engine: Engine, order: dict[str, Any]) -> dict[str, Any] | None:
+    """An open session planned to end at the deadline (made by checkout, not by a retry).
+
+    Expiring it early would read as the window closing (its ``checkout.session.expired``
+    event carries the planned ``expires_at``), so a retry re-sends it instead of replacing it.
+    """
+    query = (
+        select(attempts)
+        .where(
+            attempts.c.order_id == order["id"],
+            attempts.c.session_id.is_not(None),
+            attempts.c.status == "open",
+            attempts.c.expires_at >= order["deadline"] - _PINNED,
+        )
+        .order_by(attempts.c.attempt.desc())
+        .limit(1)
+    )
+    with engine.connect().execution_options(read_only=True) as conn:
+        found = conn.execute(query).mappings().first()
+    return dict(found) if found is not None else None
+
+
+def _resend_link(
+    engine: Engine,
+    row: dict[str, Any],
+    order: dict[str, Any],
+    session: dict[str, Any],
+    now: datetime,
+) -> str:
+    with engine.begin() as conn:
+        _write_link(
+            conn, row, order, session["session_id"], session["url"], session["expires_at"], now
+        )
+        _done(
+            conn,
+            row,
+            now,
+            outcome="link_sent",
+            session_id=session["session_id"],
+            order_attempt=session["attempt"],
+            channel="link",
+        )
+    return "link_sent"
 
 
 def _link_end(now: datetime, deadline: datetime, margin: timedelta) -> datetime:
@@ -376,7 +433,6 @@ def _send_link(
 ) -> str:
     request = _checkout_request(engine, order, number, link_end, policy.checkout)
     session = with_retries(lambda: create_session(client, request))
-    another = row["kind"] == "another_method"
     with engine.begin() as conn:
         change = Change(attempt=number, session_id=session.id, expires_at=session.expires_at)
         apply_change(conn, order["id"], change, now=now, event_id=None)
@@ -385,27 +441,40 @@ def _send_link(
             .where(attempts.c.order_id == order["id"], attempts.c.attempt == number)
             .values(url=session.url, channel="link")
         )
-        write_message(
-            conn,
-            topic="payment.retry_link",
-            dedupe_key=f"payment.retry_link:{order['id']}:{row['number']}",
-            payload={
-                "order_id": order["id"],
-                "retry": row["number"],
-                "reason": "use_another_payment_method" if another else "retry",
-                "url": session.url,
-                "session_id": session.id,
-                "expires_at": session.expires_at.isoformat(),
-                "deadline": order["deadline"].isoformat(),
-                "amount_total": order["amount_total"],
-                "currency": order["currency"],
-                "locale": order["locale"],
-            },
-            now=now,
-            order_id=order["id"],
-        )
+        _write_link(conn, row, order, session.id, session.url, session.expires_at, now)
         _done(conn, row, now, outcome="link_sent", session_id=session.id)
     return "link_sent"
+
+
+def _write_link(
+    conn: Any,
+    row: dict[str, Any],
+    order: dict[str, Any],
+    session_id: str,
+    url: str | None,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    another = row["kind"] == "another_method"
+    write_message(
+        conn,
+        topic="payment.retry_link",
+        dedupe_key=f"payment.retry_link:{order['id']}:{row['number']}",
+        payload={
+            "order_id": order["id"],
+            "retry": row["number"],
+            "reason": "use_another_payment_method" if another else "retry",
+            "url": url,
+            "session_id": session_id,
+            "expires_at": expires_at.isoformat(),
+            "deadline": order["deadline"].isoformat(),
+            "amount_total": order["amount_total"],
+            "currency": order["currency"],
+            "locale": order["locale"],
+        },
+        now=now,
+        order_id=order["id"],
+    )
 
 
 def _checkout_request(

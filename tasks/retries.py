@@ -1,0 +1,47 @@
+"""Prefect task around one run of failed-payment retries; retried only for transient failures.
+
+Stripe errors on a single attempt never fail the task: the domain gives that attempt back and
+the next run tries it again. The task retries only when the whole run failed (database or
+Stripe unavailable at the start).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from paywindow.clock import SystemClock
+from paywindow.errors import GatewayUnavailable, StoreUnavailable
+from paywindow.payments.retry_cli import retry_policy_from
+from paywindow.payments.retry_run import run_retries
+from paywindow.runtime import engine_from, stripe_from
+from paywindow.settings import load_settings
+
+_TRANSIENT = (StoreUnavailable, GatewayUnavailable)
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except _TRANSIENT:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_transient)
+def run_due_retries() -> dict[str, Any]:
+    """Open plans for new failures, run every due attempt, close finished plans."""
+    settings = load_settings()
+    engine = engine_from(settings)
+    try:
+        report = run_retries(
+            engine, stripe_from(settings), retry_policy_from(settings), SystemClock().now()
+        )
+    finally:
+        engine.dispose()
+    summary = report.as_dict()
+    get_run_logger().info("schedule-retries: %s", summary)
+    return summary
