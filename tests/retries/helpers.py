@@ -52,14 +52,15 @@ def attempts_of(world: World, order_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in rows]
 
 
-def plan_of(world: World, order_id: str) -> dict[str, Any] | None:
+def plan_of(world: World, order_id: str) -> dict[str, Any]:
     with world.engine.connect() as conn:
         row = (
             conn.execute(select(retry_plans).where(retry_plans.c.order_id == order_id))
             .mappings()
             .first()
         )
-        return dict(row) if row else None
+        assert row is not None, f"no plan for {order_id}"
+        return dict(row)
 
 
 def state_of(world: World, order_id: str) -> str:
