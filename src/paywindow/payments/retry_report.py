@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -74,9 +75,17 @@ class RecoveryReport:
         }
 
 
-def recovery_report(engine: Engine, start: datetime, end: datetime) -> RecoveryReport:
-    """Recovery figures for the orders whose first failure is in ``[start, end)``."""
+def recovery_report(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    only: Callable[[str], bool] | None = None,
+) -> RecoveryReport:
+    """Recovery figures for the orders whose first failure is in ``[start, end)``
+    (and, if given, for which ``only(order_id)`` is true)."""
     cohort = _cohort(engine, start, end)
+    if only is not None:
+        cohort = {oid: v for oid, v in cohort.items() if only(oid)}
     credited = _credited_retries(engine, list(cohort))
     executed = _executed_retries(engine, list(cohort))
     report = RecoveryReport(start=start, end=end, failed=len(cohort))
