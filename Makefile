@@ -26,9 +26,7 @@ pytest: install
 test: lint typecheck pytest
 
 run: install
-	@echo "make run (Prefect UI + worker + recorder + flows) arrives with the operations issue."
-	@echo "Today: 'uv run paywindow serve' (recorder) and 'uv run paywindow sandbox' (offline Stripe)."
-	@exit 1
+	$(UV) run paywindow run
 
 bench: install
 	$(UV) run python -m bench

@@ -303,6 +303,16 @@ def sandbox(
     run(host=host, port=port, state_file=state)
 
 
+@app.command("run")
+def run_all(
+    port: int = typer.Option(8000, help="Port of the recorder and order API."),
+) -> None:
+    """Prefect UI + worker + every deployment + recorder/API (+ sandbox and S3 emulator)."""
+    from paywindow.devstack import run_stack
+
+    run_stack(console, serve_port=port)
+
+
 @app.command()
 def demo() -> None:
     """Run the main job on embedded defaults and print what happened."""
