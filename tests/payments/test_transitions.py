@@ -160,3 +160,14 @@ def test_out_of_order_events_walk_the_table_with_one_audit_row_per_hop(engine: E
         ("disputed", "dispute_lost"),
     ]
     assert all(hop in {(a.value, b.value) for a, b in TRANSITIONS} for hop in hops)
+
+
+def test_a_session_expired_early_does_not_close_the_window_it_was_planned_to_end_with(
+    engine: Engine,
+) -> None:
+    deadline = f.NOW + timedelta(hours=8)
+    oid = f.open_order(engine, deadline=deadline)
+    # planned to end at the deadline, but expired through the API an hour in (a retry link)
+    early = f.session(oid, status="expired", expires_at=f.ts(deadline))
+    apply(engine, f.event("checkout.session.expired", early, created=f.NOW + timedelta(hours=1)))
+    assert state(engine, oid) == "awaiting_payment"

@@ -108,7 +108,8 @@ def _session(kind: str, session: JSON, created: datetime, event_id: str) -> Inte
         expires_at=_ts(session.get("expires_at")),
     )
     if kind == "checkout.session.expired":
-        return Applies(replace(base, attempt_status=AttemptStatus.EXPIRED), order_id=order_id)
+        expired = replace(base, attempt_status=AttemptStatus.EXPIRED, expired_at=created)
+        return Applies(expired, order_id=order_id)
     if kind == "checkout.session.async_payment_failed":
         failure = FailureFacts(
             key=f"{base.session_id}:async_payment_failed",

@@ -93,6 +93,8 @@ class Change:
     dispute_status: DisputeStatus = DisputeStatus.NONE
     failure: FailureFacts | None = None
     window_closed_at: datetime | None = None
+    #: When Stripe expired the session (the event's time), not when it was planned to end.
+    expired_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -159,10 +161,10 @@ def merge(facts: OrderFacts, change: Change) -> OrderFacts:
     window_closed_at = _min(facts.window_closed_at, change.window_closed_at)
     if (
         change.attempt_status is AttemptStatus.EXPIRED
-        and change.expires_at is not None
-        and change.expires_at >= facts.deadline - WINDOW_CLOSE_SLACK
+        and change.expired_at is not None
+        and change.expired_at >= facts.deadline - WINDOW_CLOSE_SLACK
     ):
-        window_closed_at = _min(window_closed_at, change.expires_at)
+        window_closed_at = _min(window_closed_at, change.expired_at)
     failures = facts.failures
     if change.failure is not None and change.failure.key not in {f.key for f in failures}:
         failures = failures | {change.failure}
