@@ -31,12 +31,17 @@ app.add_typer(windows_app, name="windows")
 
 def _mount_sub_apps() -> None:
     from paywindow.receipts.cli import receipts_app
+    from paywindow.payments.retry_cli import report_retries_command, retry_command
     from paywindow.reconcile.cli import findings_app, ledger_app, reconcile_command
 
     app.add_typer(receipts_app, name="receipts")
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(findings_app, name="findings")
     app.command("reconcile")(reconcile_command)
+    app.command("retry")(retry_command)
+    report_app = typer.Typer(no_args_is_help=True, help="Finance and operations reports.")
+    report_app.command("retries")(report_retries_command)
+    app.add_typer(report_app, name="report")
 
 
 _mount_sub_apps()

@@ -198,3 +198,12 @@ def test_no_token_configured_refuses_everything(world: World) -> None:
     world.service.token = None
     response = httpx.get(world.url + "/v1/orders/x", headers={"Authorization": "Bearer x"})
     assert response.status_code == 401
+
+
+def test_manual_retry_is_mounted_behind_the_token(world: World) -> None:
+    assert httpx.post(world.url + "/v1/orders/ord_r/retry").status_code == 401
+    missing = world.api("POST", "/v1/orders/ord_r/retry")
+    assert missing.status_code == 404
+    world.create("ord_r")
+    nothing_to_retry = world.api("POST", "/v1/orders/ord_r/retry")
+    assert nothing_to_retry.status_code == 409

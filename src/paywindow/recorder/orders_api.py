@@ -285,10 +285,12 @@ ASGIApp = Callable[
 
 def install_orders_api(app: FastAPI, service: OrdersService) -> None:
     """Mount the order API on ``app`` with its error handlers and body-size limit."""
+    from paywindow.payments.retry_api import router as retry_router
     from paywindow.receipts.api import router as receipts_router
 
     app.state.orders = service
     app.include_router(router)
+    app.include_router(retry_router, dependencies=[Depends(_service)])
     app.include_router(receipts_router, dependencies=[Depends(_receipts)])
     for exc_type, handler in _handlers().items():
         app.add_exception_handler(exc_type, handler)
