@@ -27,6 +27,8 @@ compared AS (
     WHERE o.paid_at IS NOT NULL AND o.charge IS NOT NULL
       AND ((o.paid_at >= $period_from AND o.paid_at < $period_to)
            OR coalesce(r.in_period, FALSE) OR coalesce(d.in_period, FALSE))
+      -- only the orders some finding below needs (the same conditions, or-ed)
+      AND (coalesce(r.amount, 0) > 0 OR o.amount_refunded > 0 OR d.id IS NOT NULL)
 )
 SELECT 'status_mismatch' AS kind, order_id, coalesce(dispute_id, refund_id, charge) AS stripe_id,
        currency, local_refunded AS local_amount, stripe_refunded AS stripe_amount,
