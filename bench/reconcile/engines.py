@@ -20,13 +20,12 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql" / "reconcile"
 
 
 def run_duckdb(data: Path, memory_limit: str) -> Counter[str]:
-    import pyarrow.parquet as pq
-
-    from paywindow.reconcile.matching import Slas, connect, find, register_ledger
+    from paywindow.reconcile.ledger import ledger_files
+    from paywindow.reconcile.matching import Slas, connect, find, register_ledger, register_parquet
 
     con = connect(memory_limit=memory_limit, threads=2)
     register_ledger(con, data)
-    con.register("orders", pq.read_table(data / "ledger" / "orders"))
+    register_parquet(con, "orders", ledger_files(data, "orders"))  # scanned in place, no Arrow copy
     found, _ = find(
         con, SQL_DIR, period_from=PERIOD[0], period_to=PERIOD[1], as_of=AS_OF, slas=Slas()
     )

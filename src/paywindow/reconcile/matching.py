@@ -2,7 +2,9 @@
 
 Design. Both sides become DuckDB relations with fixed names: the ledger tables are views over
 their Parquet partitions (an empty Arrow table when nothing is synced yet), the snapshot's
-Arrow tables are registered as ``orders`` and ``attempts``. Each ``*_findings.sql`` file returns
+Arrow tables are registered as ``orders`` and ``attempts`` (zero-copy; local rows already in
+Parquet can be registered with :func:`register_parquet` instead). DuckDB scans them in place
+and only the findings, a few rows, come back into Python. Each ``*_findings.sql`` file returns
 rows of one shape (kind, order_id, stripe_id, currency, local_amount, stripe_amount, detail,
 occurred_at, due_at); a row whose ``due_at`` is still ahead of ``as_of`` is *expected* (inside
 its settlement SLA), not a finding. Values only ever reach SQL as bound ``$name`` parameters.
@@ -38,6 +40,7 @@ __all__ = [
     "find",
     "query",
     "register_ledger",
+    "register_parquet",
     "register_snapshot",
 ]
 
@@ -104,6 +107,8 @@ def connect(*, memory_limit: str = "2GB", threads: int = 2) -> duckdb.DuckDBPyCo
             "autoinstall_known_extensions": False,
             "memory_limit": memory_limit,
             "threads": threads,
+            # results are sorted where order matters; not keeping scan order saves memory
+            "preserve_insertion_order": False,
         }
     )
     con.execute("SET TimeZone = 'UTC'")
@@ -111,12 +116,17 @@ def connect(*, memory_limit: str = "2GB", threads: int = 2) -> duckdb.DuckDBPyCo
     return con
 
 
+def register_parquet(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> None:
+    """Expose Parquet ``files`` as the relation ``name``, scanned in place by each query."""
+    con.read_parquet(files, hive_partitioning=False).create_view(name, replace=True)
+
+
 def register_ledger(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
     """Expose every ledger table as a relation over its Parquet partitions."""
     for table in TABLES:
         files = ledger_files(data_dir, table)
         if files:
-            con.read_parquet(files, hive_partitioning=False).create_view(table, replace=True)
+            register_parquet(con, table, files)
         else:
             con.register(table, empty_table(table))
 
