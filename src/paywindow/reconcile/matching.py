@@ -140,13 +140,27 @@ def query(
     con: duckdb.DuckDBPyConnection, sql_dir: Path, name: str, params: dict[str, Any]
 ) -> pa.Table:
     """Run ``sql_dir/<name>.sql`` with the parameters it names, as an Arrow table."""
+    return _whole_sums(_relation(con, sql_dir, name, params).to_arrow_table())
+
+
+def _relation(
+    con: duckdb.DuckDBPyConnection, sql_dir: Path, name: str, params: dict[str, Any]
+) -> duckdb.DuckDBPyRelation:
     text = (sql_dir / f"{name}.sql").read_text(encoding="utf-8")
     needed = {m.group(1) for m in _PARAM.finditer(text)}
     missing = needed - params.keys()
     if missing:
         raise KeyError(f"{name}.sql needs parameters {sorted(missing)}")
-    table = con.sql(text, params={k: params[k] for k in needed}).to_arrow_table()
-    return _whole_sums(table)
+    return con.sql(text, params={k: params[k] for k in needed})
+
+
+def _findings(
+    con: duckdb.DuckDBPyConnection, sql_dir: Path, name: str, params: dict[str, Any]
+) -> list[Finding]:
+    """The query's rows as Findings, fetched as Python values (HUGEINT sums are ints already)."""
+    relation = _relation(con, sql_dir, name, params)
+    columns = relation.columns
+    return [Finding(**dict(zip(columns, row, strict=True))) for row in relation.fetchall()]
 
 
 def _whole_sums(table: pa.Table) -> pa.Table:
@@ -172,8 +186,7 @@ def find(
     findings: list[Finding] = []
     expected: list[Finding] = []
     for name in FINDING_QUERIES:
-        for row in query(con, sql_dir, name, params).to_pylist():
-            item = Finding(**row)
+        for item in _findings(con, sql_dir, name, params):
             late = item.due_at is not None and item.due_at > as_of
             (expected if late else findings).append(item)
     order = {kind: n for n, kind in enumerate(FINDING_KINDS)}
