@@ -8,6 +8,7 @@ payout lines).
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -212,3 +213,7 @@ def generate(n: int, out: Path, *, perturb: float = 0.01, seed: int = 7) -> dict
     for name in ("transfers", "application_fees"):
         (out / "ledger" / name).mkdir(parents=True, exist_ok=True)
     return {name: t.num_rows for name, t in tables.items()}
+
+
+if __name__ == "__main__":  # python -m bench.reconcile.data N DIR
+    generate(int(sys.argv[1]), Path(sys.argv[2]))

@@ -1,7 +1,9 @@
 """One measured run of the matching: ``python -m bench.reconcile.engines duckdb|pandas DIR``.
 
-Prints one JSON line: seconds (reading the data included) and findings by kind. The parent
-measures peak memory (``wait4``'s ``ru_maxrss``), so each run is its own process.
+Prints one JSON line: seconds (reading the data included), findings by kind and the process's
+peak RSS (``VmHWM``), so each run is its own process. ``VmHWM`` belongs to this program's
+address space only; ``wait4``'s ``ru_maxrss`` would also count the parent's peak, which the
+kernel carries over into the child at ``exec``.
 """
 
 from __future__ import annotations
@@ -129,7 +131,15 @@ def main() -> None:
     start = time.perf_counter()
     counts = run_duckdb(data, sys.argv[3]) if engine == "duckdb" else run_pandas(data)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "findings": dict(sorted(counts.items()))}))
+    findings = dict(sorted(counts.items()))
+    print(json.dumps({"seconds": seconds, "findings": findings, "vmhwm_mb": _peak_mb()}))
+
+
+def _peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ def _measure(
     if status != 0:
         raise RuntimeError(f"{engine} failed on {data}: status {status}")
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    result |= {"wall_s": wall, "peak_mb": usage.ru_maxrss / 1024}
+    # the child's own VmHWM: ru_maxrss also holds this (the parent's) peak, inherited at exec
+    peak = result.pop("vmhwm_mb")
+    result |= {"wall_s": wall, "peak_mb": peak, "ru_maxrss_mb": usage.ru_maxrss / 1024}
     return result
 
 
@@ -96,7 +98,7 @@ def _section(rows: list[dict[str, Any]], when: str, repeat: int) -> str:
         "1 % of the rows perturbed across the finding kinds; both engines must report the same "
         "findings. DuckDB scans the Parquet files in place (the local rows too, with "
         "`register_parquet`) and only the findings come back into Python. Peak memory is the "
-        "whole process's RSS (`wait4`), imports included.",
+        "whole engine process's RSS (its `VmHWM`), imports included.",
         "",
         f"* machine: {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "* command: `uv run python -m bench.reconcile.run"
@@ -163,8 +165,6 @@ def main() -> int:
     if importlib.util.find_spec("pandas") is None:
         args = ["uv", "run", "--with", "pandas", "python", "-m", "bench.reconcile.run"]
         return subprocess.call([*args, *sys.argv[1:]], cwd=ROOT)
-    from bench.reconcile.data import generate
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000,5000000")
     parser.add_argument("--pandas-max", type=int, default=5_000_000)
@@ -176,7 +176,9 @@ def main() -> int:
         _warm_imports(env)
         for n in (int(s) for s in opts.sizes.split(",")):
             data = Path(tmp) / str(n)
-            generate(n, data)
+            # in its own process: the data's arrays must not be in this one while engines run
+            gen = [sys.executable, "-m", "bench.reconcile.data", str(n), str(data)]
+            subprocess.run(gen, cwd=ROOT, env=env, check=True)
             engines = ["duckdb", "pandas"] if n <= opts.pandas_max else ["duckdb"]
             row: dict[str, Any] = {"n": n} | _repeated(engines, data, env, opts.repeat)
             if "pandas" in row and row["pandas"]["findings"] != row["duckdb"]["findings"]:
