@@ -116,7 +116,10 @@ def serve(
 def _serve(settings: Settings, engine: Engine, host: str, port: int, processor: bool) -> None:
     import uvicorn
 
+    from paywindow.observability import configure_from
     from paywindow.recorder.app import RecorderConfig, create_app
+
+    configure_from(settings)
 
     config = RecorderConfig(
         orders=_orders_service(settings, engine),
@@ -129,7 +132,15 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, processor: 
         poll_interval=settings.processor_poll_interval,
         max_attempts=settings.processor_max_attempts,
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's own records go through paywindow's JSON, redacting handler
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,
+    )
 
 
 def _orders_service(settings: Settings, engine: Engine) -> Any:
@@ -319,11 +330,16 @@ def run_all(
 
 
 @app.command()
-def demo() -> None:
-    """Run the main job on embedded defaults and print what happened."""
+def demo(
+    orders: int = typer.Option(500, help="Orders opened during the day."),
+    keep: bool = typer.Option(False, "--keep", help="Keep var/demo from the last run."),
+    seed: int = typer.Option(7, help="Seed of the buyer population."),
+) -> None:
+    """A marketplace day on embedded defaults: orders, payments, retries, expiries, receipts,
+    reconciliation; the report lands in ./out/."""
     from paywindow.demo import run_demo
 
-    run_demo(console)
+    run_demo(console, orders_count=orders, keep=keep, seed=seed)
 
 
 def main() -> None:

@@ -1,23 +1,26 @@
-"""``paywindow demo``: a marketplace morning on embedded defaults, end to end.
+"""``paywindow demo``: a marketplace day on embedded defaults, end to end, in a few minutes.
 
-It starts the recorder (with its processor) and the Stripe sandbox, registers the recorder as
-the sandbox's webhook endpoint, opens orders, creates real Checkout Sessions through the
-stripe SDK, lets simulated buyers pay, decline, pay late by bank debit or walk away, refunds
-and disputes a few payments, plays the 24-hour window out on the sandbox clock with duplicated
-and reordered webhook deliveries, and prints the resulting orders.
-
-Later issues grow this into a whole day (retries, receipts, reconciliation).
+A frozen sandbox clock is advanced in steps; at each step the demo does what the deployments
+do, through the same code: webhooks (duplicated and reordered by the sandbox's chaos switches)
+reach the real recorder and are applied by the processor; ``schedule-retries`` executes due
+retry attempts; the ``expire-windows`` timer closes each payment window at its deadline (the
+clock jumps exactly to each deadline), tells Stripe and refunds late payments; the receipt
+renderer stores PDFs in moto's S3 (Object Lock, KMS). The sandbox's buyer population decides who
+pays, when and with which decline. A few buyers pay too late, a few payments are refunded and
+one is disputed; the sandbox books fees, transfers and daily payouts. At the end the ledger is
+synced and reconciled, and the report (HTML, PDF, CSV) is written to ./out/.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
+import statistics
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,75 +31,133 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 
-from paywindow.clock import SystemClock
-from paywindow.payments.events import ATTEMPT_KEY, ORDER_KEY
-from paywindow.payments.repository import NewOrder, create_order
+from paywindow.clock import ManualClock
+from paywindow.gateway.checkout import expire_session
+from paywindow.payments.expiry import (
+    DeadlineTimer,
+    backstop,
+    close_overdue,
+    expire_stripe_sessions,
+    refund_late_payments,
+)
+from paywindow.payments.orders import (
+    CheckoutPolicy,
+    LineItem,
+    OrderRequest,
+    ensure_checkout,
+    open_order,
+)
+from paywindow.payments.processor import process_due
+from paywindow.payments.retry_run import RetryPolicy, run_retries
 from paywindow.recorder.app import RecorderConfig, create_app
 from paywindow.store import make_engine, upgrade
-from paywindow.store.tables import event_log, orders
+from paywindow.store.tables import orders, retry_plans
 from paywindow.stripe_ids import new_id
 
-__all__ = ["run_demo"]
+__all__ = ["DemoResult", "run_demo"]
 
-#: What each simulated buyer does (weights, not tuned to any result).
-STORIES: dict[str, int] = {
-    "pays": 55,
-    "declined_then_pays": 10,
-    "declined_and_leaves": 8,
-    "stolen_card": 2,
-    "bank_debit_settles": 6,
-    "bank_debit_fails": 3,
-    "walks_away": 10,
-    "pays_then_refund": 4,
-    "pays_then_partial_refund": 2,
-}
-WINDOW = timedelta(hours=23, minutes=30)  # Checkout caps expires_at below 24 h
+ROOT = Path(__file__).resolve().parents[2]
+START = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
+WINDOW = timedelta(hours=24)
+ITEMS = [
+    ("Signed vinyl", 2500),
+    ("Vintage poster", 4200),
+    ("Zine bundle", 1500),
+    ("Concert tee", 3000),
+    ("Test pressing", 9900),
+    ("Tour photo print", 18000),
+]
 
 
 @dataclass
-class _Order:
-    id: str
-    story: str
-    session_id: str = ""
-    amount: int = 0
+class DemoResult:
+    states: dict[str, int]
+    recovered: int
+    failed_orders: int
+    lateness: list[float]
+    receipt_latency: list[float]
+    findings: dict[str, int]
+    report: Path | None
+    seconds: float
+    events: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Day:
+    engine: Engine
+    sandbox: Any
+    client: stripe.StripeClient
+    clock: ManualClock
+    seller: str
+    checkout: CheckoutPolicy
+    receipts: Any
+    rng: random.Random
+    lateness: list[float] = field(default_factory=list)
+    receipt_latency: list[float] = field(default_factory=list)
+    seen_paid: set[str] = field(default_factory=set)
+    late_buyers: list[str] = field(default_factory=list)
 
 
 def run_demo(
-    console: Console, *, orders_count: int = 60, seed: int = 7, root: Path | None = None
-) -> None:
-    """Run the demo and print a summary table; state lives under ``root`` (./var/demo)."""
+    console: Console,
+    *,
+    orders_count: int = 500,
+    seed: int = 7,
+    root: Path | None = None,
+    out: Path | None = None,
+    keep: bool = False,
+    step: timedelta = timedelta(minutes=10),
+) -> DemoResult:
+    """Run the day and print the summary; state lives under ``root`` (./var/demo)."""
+    from paywindow.receipts.testing import running_s3
     from paywindow.sandbox import running_sandbox
 
-    root = root or Path("var/demo")
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    started = time.perf_counter()
+    root = root or ROOT / "var" / "demo"
+    out = out or ROOT / "out"
+    if not keep:
+        shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{root}/paywindow.db")
     upgrade(engine)
     secret = "whsec_" + new_id("demo", 32)
-    rng = random.Random(seed)
-    with _recorder(engine, secret) as url, running_sandbox(frozen=True) as sandbox:
+    clock = ManualClock(START)
+    with (
+        running_s3() as s3,
+        running_sandbox(start=START, frozen=True) as sandbox,
+        _recorder(engine, clock, secret) as url,
+    ):
         sandbox.register_webhook(f"{url}/webhooks/stripe", secret)
-        sandbox.chaos(duplicate=0.2, reorder=30)
+        sandbox.chaos(duplicate=0.1, reorder=20, seed=seed)
+        sandbox.buyers(enabled=True, seed=seed)
         client = sandbox.client(max_network_retries=2)
         seller = client.v1.accounts.create(params={"type": "express"}).id
-        start = sandbox.now()
-        plan = _open_orders(engine, client, seller, start, orders_count, rng, console)
-        _buyers_act(sandbox, client, plan, rng, console)
-        sandbox.advance(WINDOW + timedelta(minutes=5))
-        sandbox.advance(timedelta(days=4))  # bank debits settle or fail
-        _dispute_one(sandbox, plan)
-        _settle(sandbox, engine, console)
-    _report(engine, plan, console)
+        checkout = CheckoutPolicy(
+            WINDOW, timedelta(minutes=5), "https://m.example/ok", "https://m.example/cancel"
+        )
+        day = _Day(
+            engine,
+            sandbox,
+            client,
+            clock,
+            seller,
+            checkout,
+            _receipts(engine, s3),
+            random.Random(seed),
+        )
+        _simulate(day, orders_count, step, console)
+        findings, report = _reconcile(day, root / "data", out, console)
+    result = _result(engine, day, findings, report, time.perf_counter() - started)
     engine.dispose()
+    _print(console, result, orders_count)
+    return result
 
 
 class _recorder:
-    """The recorder app on a free loopback port in a thread, for the demo's lifetime."""
+    """The recorder (with the order API's engine) on a free loopback port, in a thread."""
 
-    def __init__(self, engine: Engine, secret: str) -> None:
-        config = RecorderConfig(
-            engine=engine, clock=SystemClock(), secrets=[secret], poll_interval=0.2
-        )
+    def __init__(self, engine: Engine, clock: ManualClock, secret: str) -> None:
+        config = RecorderConfig(engine=engine, clock=clock, secrets=[secret], run_processor=False)
         self._server = uvicorn.Server(
             uvicorn.Config(create_app(config), host="127.0.0.1", port=0, log_level="error")
         )
@@ -106,169 +167,298 @@ class _recorder:
         self._thread.start()
         while not self._server.started:
             time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        return f"http://127.0.0.1:{self._server.servers[0].sockets[0].getsockname()[1]}"
 
     def __exit__(self, *_exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(10)
 
 
-def _open_orders(
-    engine: Engine,
-    client: stripe.StripeClient,
-    seller: str,
-    start: Any,
-    count: int,
-    rng: random.Random,
-    console: Console,
-) -> list[_Order]:
-    plan = []
-    names, weights = zip(*STORIES.items(), strict=True)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("opening orders and checkout sessions", total=count)
-        for n in range(count):
-            order = _Order(id=f"ord_demo_{n:04d}", story=rng.choices(names, weights)[0])
-            order.amount = rng.choice([1500, 2500, 4200, 9900, 18000])
-            with engine.begin() as conn:
-                create_order(
-                    conn,
-                    NewOrder(
-                        id=order.id,
-                        currency="usd",
-                        amount_total=order.amount,
-                        application_fee_amount=order.amount // 10,
-                        seller_account=seller,
-                        buyer_id=f"u_{n}",
-                        buyer_email=f"buyer{n}@example.com",
-                        deadline=start + WINDOW,
-                    ),
-                    start,
-                )
-            order.session_id = _checkout(client, order, seller, start + WINDOW)
-            plan.append(order)
-            progress.advance(task)
-    return plan
+def _receipts(engine: Engine, s3: Any) -> Any:
+    from paywindow.receipts.content import Platform
+    from paywindow.receipts.pool import inline
+    from paywindow.receipts.render import Renderer, default_reports_dir
+    from paywindow.receipts.service import ReceiptService
+    from paywindow.receipts.signing import S3UrlSigner
 
-
-def _checkout(client: stripe.StripeClient, order: _Order, seller: str, deadline: Any) -> str:
-    metadata = {ORDER_KEY: order.id, ATTEMPT_KEY: "1"}
-    session = client.v1.checkout.sessions.create(
-        params={
-            "mode": "payment",
-            "line_items": [
-                {
-                    "price_data": {
-                        "currency": "usd",
-                        "unit_amount": order.amount,
-                        "product_data": {"name": "Signed vinyl"},
-                    },
-                    "quantity": 1,
-                }
-            ],
-            "client_reference_id": order.id,
-            "metadata": metadata,
-            "expires_at": int(deadline.timestamp()),
-            "success_url": "https://marketplace.example/paid?session={CHECKOUT_SESSION_ID}",
-            "payment_intent_data": {
-                "application_fee_amount": order.amount // 10,
-                "transfer_data": {"destination": seller},
-                "metadata": metadata,
-            },
-        },
-        options={"idempotency_key": f"{order.id}:1"},
+    store = s3.store()
+    service = ReceiptService(
+        engine,
+        store,
+        S3UrlSigner(store),
+        Platform("paywindow demo marketplace", "paywindow Demo Ltd. · 1 Example Street · London"),
     )
-    return session.id
+    return service, inline(Renderer(default_reports_dir()))
 
 
-def _buyers_act(
-    sandbox: Any,
-    client: stripe.StripeClient,
-    plan: list[_Order],
-    rng: random.Random,
-    console: Console,
-) -> None:
+def _simulate(day: _Day, count: int, step: timedelta, console: Console) -> None:
+    opening = timedelta(hours=12)  # orders open through the day...
+    end = START + opening + WINDOW + timedelta(hours=1)  # ...and their windows run out
+    per_step = max(1, round(count * step / opening))
+    created = 0
+    total_steps = int((end - START) / step)
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("buyers at the checkout", total=len(plan))
-        for order in plan:
-            sandbox.advance(rng.randint(30, 900))
-            _act(sandbox, client, order)
+        task = progress.add_task("a marketplace day", total=total_steps)
+        while day.clock.now() < end:
+            batch = min(per_step, count - created)
+            for _ in range(batch):
+                _open(day, created)
+                created += 1
+            _tick(day, step)
             progress.advance(task)
+    _settle(day)
 
 
-def _act(sandbox: Any, client: stripe.StripeClient, order: _Order) -> None:
-    story, sid = order.story, order.session_id
-    if story in ("declined_then_pays", "declined_and_leaves"):
-        sandbox.pay(sid, "decline", decline_code="insufficient_funds")
-    if story == "stolen_card":
-        sandbox.pay(sid, "decline", decline_code="stolen_card")
-    if story in ("pays", "declined_then_pays", "pays_then_refund", "pays_then_partial_refund"):
-        sandbox.pay(sid, "success")
-        found = client.v1.checkout.sessions.retrieve(sid).payment_intent
-        pi = found if isinstance(found, str) else found.id if found is not None else None
-        if story == "pays_then_refund":
-            client.v1.refunds.create(params={"payment_intent": str(pi)})
-        if story == "pays_then_partial_refund":
-            client.v1.refunds.create(
-                params={"payment_intent": str(pi), "amount": order.amount // 4}
-            )
-    if story == "bank_debit_settles":
-        sandbox.pay(sid, "success", async_="settle")
-    if story == "bank_debit_fails":
-        sandbox.pay(sid, "success", async_="fail")
+def _open(day: _Day, n: int) -> None:
+    name, price = ITEMS[n % len(ITEMS)]
+    quantity = 1 + (n % 7 == 0)
+    request = OrderRequest(
+        order_id=f"ord_{n:05d}",
+        buyer_id=f"u_{n}",
+        buyer_email=f"buyer{n}@example.com",
+        seller_account=day.seller,
+        seller_name="Vinyl & Co.",
+        currency="usd",
+        application_fee_amount=price * quantity // 10,
+        lines=(LineItem(name, price, quantity),),
+        locale="en-US",
+    )
+    open_order(day.engine, day.client, request, day.checkout, day.clock.now())
 
 
-def _dispute_one(sandbox: Any, plan: list[_Order]) -> None:
-    payer = next((o for o in plan if o.story == "pays"), None)
-    if payer is None:
+def _advance(day: _Day, seconds: float) -> None:
+    if seconds > 0:
+        day.sandbox.advance(seconds)
+        day.clock.advance(seconds)
+
+
+def _tick(day: _Day, step: timedelta) -> None:
+    """One step of the day: the timer closes windows on time while the clock moves."""
+    timer = DeadlineTimer(
+        day.engine,
+        day.clock,
+        lambda s: _advance(day, s),
+        on_closed=lambda order_id: _pays_too_late(day, order_id),
+        max_nap=step.total_seconds(),
+    )
+    for order_id, deadline, closed_at in timer.run(day.clock.now() + step):
+        day.lateness.append(abs((closed_at - deadline).total_seconds()))
+        del order_id
+    _apply(day)
+    _late_buyers(day)
+    applied = time.perf_counter()
+    now = day.clock.now()
+    run_retries(day.engine, day.client, RetryPolicy(checkout=day.checkout), now)
+    expire_stripe_sessions(day.engine, day.client, now)
+    refund_late_payments(day.engine, day.client, now)
+    _refunds_and_dispute(day)
+    _apply(day)
+    _render_receipts(day, applied)
+
+
+def _apply(day: _Day) -> None:
+    day.sandbox.flush_webhooks()
+    while process_due(day.engine, day.clock.now()).total:
+        pass
+
+
+def _late_buyers(day: _Day, wanted: int = 3) -> None:
+    """Three buyers who had not paid reopen checkout in the window's last 20 minutes (getting a
+    session that outlives the deadline) and pay a few minutes after the deadline."""
+    now = day.clock.now()
+    chosen: list[str] = []
+    with day.engine.connect() as conn:
+        if len(day.late_buyers) < wanted:
+            closing = conn.execute(
+                select(orders.c.id)
+                .where(orders.c.state.in_(["awaiting_payment", "payment_failed"]))
+                .where(orders.c.deadline > now, orders.c.deadline < now + timedelta(minutes=20))
+                .limit(wanted - len(day.late_buyers))
+            ).scalars()
+            chosen = list(closing)
+    for order_id in chosen:
+        _abandon_session(day, order_id)  # the buyer closed the tab and comes back:
+        ensure_checkout(day.engine, day.client, order_id, day.checkout, now)  # a new session
+        day.late_buyers.append(order_id)
+
+
+def _pays_too_late(day: _Day, order_id: str) -> None:
+    """A late buyer completes payment two seconds after the window closed, before Stripe hears
+    that the session should end: the race the late-payment refund exists for."""
+    if order_id not in day.late_buyers:
         return
-    session = sandbox.client().v1.checkout.sessions.retrieve(
-        payer.session_id, params={"expand": ["payment_intent"]}
-    )
-    charge = session.payment_intent.latest_charge
-    dispute = sandbox.open_dispute(str(charge))
-    sandbox.close_dispute(dispute["id"], "lost")
+    session = _open_session(day, order_id)
+    if session is not None:
+        _advance(day, 2)
+        with contextlib.suppress(Exception):  # the population may have paid it already
+            day.sandbox.pay(session, "success")
 
 
-def _settle(sandbox: Any, engine: Engine, console: Console) -> None:
-    """Deliver every webhook and wait until the processor has applied them all."""
-    with console.status("delivering webhooks and applying events"):
-        for _ in range(600):
-            sandbox.advance(60)  # reordered deliveries are due up to 30 s of sandbox time later
-            sandbox.flush_webhooks()
-            with engine.connect() as conn:
-                pending = conn.execute(
-                    select(func.count())
-                    .select_from(event_log)
-                    .where(event_log.c.status == "pending")
-                ).scalar_one()
-            if pending == 0 and sandbox.webhook_log().get("pending", 0) == 0:
-                return
-            time.sleep(0.1)
+def _abandon_session(day: _Day, order_id: str) -> None:
+    """Expire the order's open session at Stripe and record it (its webhook may be delayed)."""
+    from paywindow.payments.apply import apply_change
+    from paywindow.payments.facts import AttemptStatus, Change
+    from paywindow.store.tables import attempts
+
+    with day.engine.connect() as conn:
+        row = conn.execute(
+            select(attempts.c.attempt, attempts.c.session_id)
+            .where(attempts.c.order_id == order_id, attempts.c.status == "open")
+            .order_by(attempts.c.attempt.desc())
+        ).first()
+    if row is None or row.session_id is None:
+        return
+    if expire_session(day.client, row.session_id).status != "expired":
+        return  # Stripe says the buyer completed it meanwhile: nothing to abandon
+    with day.engine.begin() as conn:
+        change = Change(attempt=row.attempt, attempt_status=AttemptStatus.EXPIRED)
+        apply_change(conn, order_id, change, now=day.clock.now(), event_id=None)
 
 
-def _report(engine: Engine, plan: list[_Order], console: Console) -> None:
-    with engine.connect() as conn:
-        states = dict(conn.execute(select(orders.c.id, orders.c.state)).all())
-        events: Counter[str] = Counter(
-            dict(
-                conn.execute(
-                    select(event_log.c.status, func.count()).group_by(event_log.c.status)
-                ).all()
+def _open_session(day: _Day, order_id: str) -> str | None:
+    from paywindow.store.tables import attempts
+
+    with day.engine.connect() as conn:
+        return conn.execute(
+            select(attempts.c.session_id)
+            .where(attempts.c.order_id == order_id, attempts.c.status == "open")
+            .order_by(attempts.c.attempt.desc())
+        ).scalar()
+
+
+def _refunds_and_dispute(day: _Day) -> None:
+    """About 3% of paid orders are refunded (a third partially); one is disputed and lost."""
+    with day.engine.connect() as conn:
+        paid = conn.execute(
+            select(
+                orders.c.id, orders.c.payment_intent, orders.c.charge, orders.c.amount_total
+            ).where(orders.c.state == "paid")
+        ).all()
+    for order_id, intent, charge, amount in paid:
+        if order_id in day.seen_paid or intent is None:
+            continue
+        day.seen_paid.add(order_id)
+        roll = day.rng.random()
+        if roll < 0.02:
+            day.client.v1.refunds.create(
+                params={
+                    "payment_intent": intent,
+                    "reverse_transfer": True,
+                    "refund_application_fee": True,
+                }
             )
+        elif roll < 0.03:
+            day.client.v1.refunds.create(
+                params={"payment_intent": intent, "amount": amount // 4, "reverse_transfer": True}
+            )
+        elif len(day.seen_paid) == 40 and charge:
+            dispute = day.sandbox.open_dispute(charge)
+            day.sandbox.close_dispute(dispute["id"], "lost")
+
+
+def _render_receipts(day: _Day, since: float) -> None:
+    """Render what is due; each receipt's latency is counted from when its payment was applied."""
+    service, submit = day.receipts
+    report = service.run_once(day.clock, submit)
+    if report.stored:
+        day.receipt_latency.extend([time.perf_counter() - since] * report.stored)
+
+
+def _settle(day: _Day) -> None:
+    """Four more days: bank debits settle (3 days), refunds land, daily payouts go out."""
+    for _ in range(4 * 6):
+        _advance(day, 4 * 3600)
+        _apply(day)
+        close_overdue(day.engine, day.clock.now())
+    backstop(day.engine, day.client, day.clock.now())
+    _apply(day)
+    _render_receipts(day, time.perf_counter())
+
+
+def _reconcile(
+    day: _Day, data_dir: Path, out: Path, console: Console
+) -> tuple[dict[str, int], Path | None]:
+    from paywindow.reconcile.matching import Slas
+    from paywindow.reconcile.report import write_reports
+    from paywindow.reconcile.run import day_range, reconcile
+    from paywindow.reconcile.sync import sync_ledger
+
+    now = day.clock.now()
+    with console.status("syncing Stripe's ledger and reconciling"):
+        sync_ledger(day.engine, day.client, data_dir, now=now, overlap=timedelta(days=7))
+        first, last = day_range(START.date(), (now - timedelta(days=1)).date())
+        result = reconcile(
+            day.engine,
+            data_dir,
+            ROOT / "sql" / "reconcile",
+            period_from=first,
+            period_to=last,
+            as_of=now,
+            now=now,
+            slas=Slas(
+                webhook=timedelta(hours=6), sync=timedelta(hours=1), refund=timedelta(hours=1)
+            ),
         )
-    table = Table("buyer story", "orders", "resulting states", title="paywindow demo: orders")
-    by_story: dict[str, Counter[str]] = {}
-    for order in plan:
-        by_story.setdefault(order.story, Counter())[states[order.id]] += 1
-    for story, counts in sorted(by_story.items()):
-        table.add_row(
-            story, str(sum(counts.values())), ", ".join(f"{s} {n}" for s, n in counts.most_common())
+        files = write_reports(result, ROOT / "reports" / "reconcile", out)
+    kinds: dict[str, int] = {}
+    for finding in result.findings:
+        kinds[finding.kind] = kinds.get(finding.kind, 0) + 1
+    return kinds, files.html
+
+
+def _result(
+    engine: Engine, day: _Day, findings: dict[str, int], report: Path | None, seconds: float
+) -> DemoResult:
+    with engine.connect() as conn:
+        states: dict[str, int] = dict(
+            conn.execute(select(orders.c.state, func.count()).group_by(orders.c.state)).all()
         )
-    console.print(table)
-    console.print(f"orders by state: {dict(Counter(states.values()).most_common())}")
-    console.print(f"events in the log by status: {dict(events)}")
-    console.print(
-        "inspect one: PAYWINDOW_DATABASE_URL=sqlite:///var/demo/paywindow.db "
-        "paywindow orders show ord_demo_0000"
+        plans = conn.execute(select(retry_plans.c.order_id)).scalars().all()
+        recovered = conn.execute(
+            select(func.count())
+            .select_from(orders)
+            .where(
+                orders.c.id.in_(plans),
+                orders.c.paid_at.is_not(None),
+                orders.c.paid_at <= orders.c.deadline,
+            )
+        ).scalar_one()
+    return DemoResult(
+        states,
+        int(recovered),
+        len(plans),
+        day.lateness,
+        day.receipt_latency,
+        findings,
+        report,
+        seconds,
     )
+
+
+def _print(console: Console, result: DemoResult, count: int) -> None:
+    table = Table("", "", title="paywindow demo: a marketplace day")
+    for state, n in sorted(result.states.items(), key=lambda kv: -kv[1]):
+        table.add_row(f"orders {state}", str(n))
+    table.add_row("orders with a failed payment", str(result.failed_orders))
+    table.add_row(
+        "  recovered by retries",
+        f"{result.recovered}"
+        + (f" ({result.recovered / result.failed_orders:.0%})" if result.failed_orders else ""),
+    )
+    worst = max(result.lateness, default=0.0)
+    table.add_row(
+        "windows closed by the timer", f"{len(result.lateness)}, max lateness {worst:.3f} s"
+    )
+    p99 = _p99(result.receipt_latency)
+    table.add_row("receipts stored", f"{len(result.receipt_latency)}, p99 render+store {p99:.2f} s")
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.findings.items())) or "none"
+    table.add_row("reconciliation findings", kinds)
+    table.add_row("report", str(result.report) if result.report else "-")
+    table.add_row("run time", f"{result.seconds:.0f} s for {count} orders")
+    console.print(table)
+
+
+def _p99(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100)[98]
