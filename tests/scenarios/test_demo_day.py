@@ -43,7 +43,7 @@ def test_a_marketplace_day(tmp_path: Path) -> None:
     assert {p.suffix for p in (tmp_path / "out").iterdir()} == {".html", ".pdf", ".csv"}
     engine = make_engine(f"sqlite:///{tmp_path / 'demo' / 'paywindow.db'}")
     with engine.connect() as conn:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(
                 select(event_log.c.status, func.count()).group_by(event_log.c.status)
             ).all()
