@@ -31,6 +31,7 @@ from paywindow.gateway.checkout import (
     expire_session,
     with_retries,
 )
+from paywindow.observability import metrics, stopwatch
 from paywindow.payments.apply import apply_change
 from paywindow.payments.facts import AttemptStatus, Change
 from paywindow.payments.repository import NewOrder, create_order
@@ -47,6 +48,7 @@ __all__ = [
     "CheckoutPolicy",
     "LineItem",
     "OrderRequest",
+    "checkout_request",
     "ensure_checkout",
     "open_order",
     "order_view",
@@ -109,13 +111,15 @@ def open_order(
     Idempotent on the order id: the same request returns the same order (finishing its
     checkout if an earlier call could not); a different request for the id is a Conflict.
     """
-    created = _insert(engine, request, policy, now)
-    try:
-        ensure_checkout(engine, client, request.order_id, policy, now, reopen=False)
-    except GatewayRejected:
-        if created:
-            _remove(engine, request.order_id)
-        raise
+    with stopwatch() as took:
+        created = _insert(engine, request, policy, now)
+        try:
+            ensure_checkout(engine, client, request.order_id, policy, now, reopen=False)
+        except GatewayRejected:
+            if created:
+                _remove(engine, request.order_id)
+            raise
+    metrics().distribution("checkout.latency_seconds", took[0], tags={"new": created})
     return order_view(engine, request.order_id, now), created
 
 
@@ -206,8 +210,12 @@ def ensure_checkout(
         number = (latest["attempt"] + 1) if latest is not None else 1
         expires_at = session_expires_at(now, order["deadline"], policy.margin)
         _plan_attempt(engine, order_id, number, expires_at, now)
-    request = _checkout_request(engine, order, number, expires_at, policy)
-    session = with_retries(lambda: create_session(client, request))
+    request = checkout_request(engine, order, number, expires_at, policy)
+    with stopwatch() as took:
+        session = with_retries(lambda: create_session(client, request))
+    metrics().distribution(
+        "checkout.stripe_latency_seconds", took[0], tags={"first_attempt": number == 1}
+    )
     with engine.begin() as conn:
         change = Change(attempt=number, session_id=session.id, expires_at=session.expires_at)
         apply_change(conn, order_id, change, now=now, event_id=None)
@@ -257,13 +265,14 @@ def _end_attempt(
         apply_change(conn, order_id, change, now=now, event_id=None)
 
 
-def _checkout_request(
+def checkout_request(
     engine: Engine,
     order: dict[str, Any],
     number: int,
     expires_at: datetime,
     policy: CheckoutPolicy,
 ) -> CheckoutRequest:
+    """The Checkout Session request for attempt ``number`` of ``order`` (an orders row)."""
     with engine.connect().execution_options(read_only=True) as conn:
         items = conn.execute(
             select(order_items)

@@ -15,6 +15,7 @@ Steps, each safe to repeat:
 
 from __future__ import annotations
 
+import logging
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -27,8 +28,6 @@ from sqlalchemy import Engine, select, update
 
 from paywindow.errors import GatewayError, NotFound
 from paywindow.gateway.checkout import (
-    CheckoutLine,
-    CheckoutRequest,
     create_session,
     expire_session,
     with_retries,
@@ -40,10 +39,11 @@ from paywindow.gateway.intents import (
     find_saved_card,
     payment_intent_customer,
 )
+from paywindow.observability import metrics
 from paywindow.outbox import write_message
 from paywindow.payments.apply import apply_change
 from paywindow.payments.facts import AttemptStatus, Change, FailureFacts
-from paywindow.payments.orders import CheckoutPolicy
+from paywindow.payments.orders import CheckoutPolicy, checkout_request
 from paywindow.payments.retries import (
     claim,
     claim_next_for,
@@ -55,9 +55,11 @@ from paywindow.payments.retries import (
 from paywindow.payments.retry_schedule import DeclineClass, classify
 from paywindow.payments.states import OrderState
 from paywindow.payments.window import session_expires_at
-from paywindow.store.tables import attempts, order_items, orders, payment_failures, retry_attempts
+from paywindow.store.tables import attempts, orders, payment_failures, retry_attempts
 
 __all__ = ["RetryPolicy", "RunReport", "retry_now", "run_retries"]
+
+log = logging.getLogger(__name__)
 
 #: Retry-link sessions end this much before the deadline: a session expired early reports its
 #: planned ``expires_at``, and one planned at the deadline would read as the window closing.
@@ -118,6 +120,7 @@ def run_retries(
             report.skipped += 1  # another run holds it
             continue
         outcome = _execute(engine, client, policy, row, now)
+        _observe(row, outcome, manual=False)
         if outcome is None:
             report.released += 1
         else:
@@ -134,6 +137,7 @@ def retry_now(
     sync_plans(engine, now, list(policy.offsets))
     row = claim_next_for(engine, order_id, f"manual-{uuid.uuid4().hex[:8]}", now, policy.lease)
     outcome = _execute(engine, client, policy, row, now)
+    _observe(row, outcome, manual=True)
     sync_plans(engine, now, list(policy.offsets))
     with engine.connect() as conn:
         done = conn.execute(select(retry_attempts).where(retry_attempts.c.id == row["id"]))
@@ -147,6 +151,17 @@ def retry_now(
         "reason": final["reason"],
         "last_error": final["last_error"] if outcome is None else None,
     }
+
+
+def _observe(row: dict[str, Any], outcome: str | None, *, manual: bool) -> None:
+    """Count one retry attempt by channel and outcome; a succeeded charge is a recovery."""
+    channel = row.get("channel") or "none"
+    tags = {"channel": channel, "outcome": outcome or "given_back", "manual": manual}
+    metrics().increment("retries.attempts", tags=tags)
+    if outcome == "succeeded":
+        metrics().increment("retries.recoveries", tags={"channel": channel})
+    extra = {"order_id": row["order_id"], "retry": row["number"], **tags}
+    log.info("retry attempt %s", tags["outcome"], extra=extra)
 
 
 def _execute(
@@ -431,7 +446,7 @@ def _send_link(
     link_end: datetime,
     now: datetime,
 ) -> str:
-    request = _checkout_request(engine, order, number, link_end, policy.checkout)
+    request = checkout_request(engine, order, number, link_end, policy.checkout)
     session = with_retries(lambda: create_session(client, request))
     with engine.begin() as conn:
         change = Change(attempt=number, session_id=session.id, expires_at=session.expires_at)
@@ -474,36 +489,6 @@ def _write_link(
         },
         now=now,
         order_id=order["id"],
-    )
-
-
-def _checkout_request(
-    engine: Engine,
-    order: dict[str, Any],
-    number: int,
-    expires_at: datetime,
-    policy: CheckoutPolicy,
-) -> CheckoutRequest:
-    with engine.connect().execution_options(read_only=True) as conn:
-        items = conn.execute(
-            select(order_items)
-            .where(order_items.c.order_id == order["id"])
-            .order_by(order_items.c.position)
-        ).mappings()
-        lines = tuple(CheckoutLine(i["name"], i["unit_amount"], i["quantity"]) for i in items)
-    return CheckoutRequest(
-        order_id=order["id"],
-        attempt=number,
-        currency=order["currency"],
-        lines=lines,
-        application_fee_amount=order["application_fee_amount"],
-        seller_account=order["seller_account"],
-        expires_at=expires_at,
-        success_url=policy.success_url,
-        cancel_url=policy.cancel_url,
-        customer=order["customer"],
-        customer_email=order["buyer_email"],
-        locale=order["locale"],
     )
 
 
