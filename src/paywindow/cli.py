@@ -30,8 +30,8 @@ app.add_typer(windows_app, name="windows")
 
 
 def _mount_sub_apps() -> None:
-    from paywindow.receipts.cli import receipts_app
     from paywindow.payments.retry_cli import report_retries_command, retry_command
+    from paywindow.receipts.cli import receipts_app
     from paywindow.reconcile.cli import findings_app, ledger_app, reconcile_command
 
     app.add_typer(receipts_app, name="receipts")

@@ -31,21 +31,21 @@ __all__ = [
     "UtcDateTime",
     "attempts",
     "event_log",
+    # reconciliation (issue 7)
+    "ledger_cursors",
     "metadata",
     "order_items",
     "order_transitions",
     "orders",
     "outbox",
     "payment_failures",
-    # reconciliation (issue 7)
-    "ledger_cursors",
-    "reconcile_findings",
-    "reconcile_run_findings",
-    "reconcile_runs",
     # receipts (issue 6)
     "receipt_counters",
     "receipt_versions",
     "receipts",
+    "reconcile_findings",
+    "reconcile_run_findings",
+    "reconcile_runs",
     # retries (issue 5)
     "retry_attempts",
     "retry_plans",
