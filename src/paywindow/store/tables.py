@@ -31,7 +31,6 @@ __all__ = [
     "UtcDateTime",
     "attempts",
     "event_log",
-    # reconciliation (issue 7)
     "ledger_cursors",
     "metadata",
     "order_items",
@@ -39,14 +38,12 @@ __all__ = [
     "orders",
     "outbox",
     "payment_failures",
-    # receipts (issue 6)
     "receipt_counters",
     "receipt_versions",
     "receipts",
     "reconcile_findings",
     "reconcile_run_findings",
     "reconcile_runs",
-    # retries (issue 5)
     "retry_attempts",
     "retry_plans",
 ]
