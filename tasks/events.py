@@ -14,6 +14,7 @@ from paywindow.payments.backfill import backfill_events, resync_orders
 from paywindow.payments.processor import process_due
 from paywindow.runtime import engine_from, stripe_from
 from paywindow.settings import load_settings
+from tasks.observe import start_metrics
 
 _TRANSIENT = (StoreUnavailable, GatewayUnavailable)
 
@@ -32,6 +33,7 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 def apply_due_events(limit: int) -> dict[str, int]:
     """Apply every recorded event that is due (what ``serve`` does continuously)."""
     settings = load_settings()
+    start_metrics(settings)
     engine = engine_from(settings)
     try:
         report = process_due(
@@ -47,6 +49,7 @@ def apply_due_events(limit: int) -> dict[str, int]:
 def pull_stripe_events(since: datetime) -> dict[str, Any]:
     """Record and apply every Stripe event since ``since`` that the log lacks."""
     settings = load_settings()
+    start_metrics(settings)
     engine = engine_from(settings)
     try:
         report = backfill_events(engine, stripe_from(settings), utc(since), SystemClock().now())
@@ -60,6 +63,7 @@ def pull_stripe_events(since: datetime) -> dict[str, Any]:
 def reread_orders(start: datetime, end: datetime) -> dict[str, Any]:
     """Re-read at Stripe the unsettled orders created in [start, end)."""
     settings = load_settings()
+    start_metrics(settings)
     engine = engine_from(settings)
     try:
         report = resync_orders(

@@ -21,6 +21,7 @@ from paywindow.receipts.render import Renderer
 from paywindow.receipts.storage import ObjectStoreUnavailable
 from paywindow.receipts.wiring import service_from_settings
 from paywindow.settings import load_settings
+from tasks.observe import start_metrics
 from paywindow.store import make_engine
 
 _TRANSIENT = (StoreUnavailable, ObjectStoreUnavailable, EndpointConnectionError)
@@ -40,6 +41,7 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 def render_continuously(reports_dir: Path, max_runtime: float, workers: int = 0) -> dict[str, int]:
     """Run the renderer for ``max_runtime`` seconds on every core; return its counts."""
     settings = load_settings()
+    start_metrics(settings)
     engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         service = service_from_settings(settings, engine)
@@ -62,6 +64,7 @@ def render_continuously(reports_dir: Path, max_runtime: float, workers: int = 0)
 def render_due(reports_dir: Path, limit: int = 10_000) -> dict[str, int]:
     """Issue and render everything due now in this process, then return."""
     settings = load_settings()
+    start_metrics(settings)
     engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         service = service_from_settings(settings, engine)

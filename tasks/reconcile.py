@@ -13,6 +13,7 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from paywindow.alerts import findings_signal
 from paywindow.errors import GatewayUnavailable, StoreUnavailable
 from paywindow.gateway import make_stripe_client
 from paywindow.reconcile.amounts import format_amount
@@ -21,6 +22,7 @@ from paywindow.reconcile.report import TOTAL_COLUMNS, markdown_summary, write_re
 from paywindow.reconcile.run import day_range, reconcile
 from paywindow.reconcile.sync import sync_ledger
 from paywindow.settings import load_settings
+from tasks.observe import emit_signal, start_metrics
 from paywindow.store import make_engine
 
 _TRANSIENT = (GatewayUnavailable, StoreUnavailable)
@@ -40,6 +42,7 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 def sync_ledger_task(since: datetime | None = None) -> dict[str, int]:
     """Pull Stripe's ledger into Parquet from each cursor (or ``since``)."""
     settings = load_settings()
+    start_metrics(settings)
     key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else None
     client = make_stripe_client(key, settings.stripe_api_base)
     engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
@@ -63,6 +66,7 @@ def reconcile_period_task(
 ) -> dict[str, Any]:
     """Reconcile ``first``..``last`` (UTC days), store the findings, write the reports."""
     settings = load_settings()
+    start_metrics(settings)
     engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
     period_from, period_to = day_range(first, last)
     now = datetime.now(UTC)
@@ -85,6 +89,9 @@ def reconcile_period_task(
         )
     finally:
         engine.dispose()
+    signal = findings_signal(result.summary())
+    if signal is not None:
+        emit_signal(signal)
     files = write_reports(result, templates, out_dir or settings.data_dir / "reports")
     totals = [
         {"currency": row["currency"].upper()}

@@ -17,6 +17,7 @@ from paywindow.payments.retry_cli import retry_policy_from
 from paywindow.payments.retry_run import run_retries
 from paywindow.runtime import engine_from, stripe_from
 from paywindow.settings import load_settings
+from tasks.observe import start_metrics
 
 _TRANSIENT = (StoreUnavailable, GatewayUnavailable)
 
@@ -35,6 +36,7 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 def run_due_retries() -> dict[str, Any]:
     """Open plans for new failures, run every due attempt, close finished plans."""
     settings = load_settings()
+    start_metrics(settings)
     engine = engine_from(settings)
     try:
         report = run_retries(

@@ -11,6 +11,7 @@ from paywindow.errors import GatewayUnavailable, StoreUnavailable
 from paywindow.payments.windows_job import enforce_windows
 from paywindow.runtime import engine_from, stripe_from
 from paywindow.settings import load_settings
+from tasks.observe import start_metrics
 
 _TRANSIENT = (StoreUnavailable, GatewayUnavailable)
 
@@ -29,6 +30,7 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 def enforce_payment_windows(horizon: float) -> dict[str, Any]:
     """Close overdue and upcoming windows for ``horizon`` seconds, on time."""
     settings = load_settings()
+    start_metrics(settings)
     engine = engine_from(settings)
     try:
         summary = enforce_windows(engine, stripe_from(settings), SystemClock(), horizon=horizon)

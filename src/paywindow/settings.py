@@ -173,6 +173,24 @@ class Settings(BaseSettings):
         default=2, ge=1, description="DuckDB threads for reconciliation queries."
     )
 
+    # --- operations (issue 8): metrics, logs and alerts ---
+    dogstatsd_host: str = Field(default="127.0.0.1", description="DogStatsD agent host (UDP).")
+    dogstatsd_port: int = Field(default=8125, ge=0, le=65535, description="DogStatsD port.")
+    metrics_enabled: bool = Field(
+        default=True, description="Send payments.* metrics to DogStatsD (silent with no agent)."
+    )
+    log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ...")
+    log_json: bool = Field(default=True, description="Log one JSON object per line.")
+    alerts_receipt_pending_after: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="A paid order without a stored receipt for this long raises an alert.",
+    )
+    alerts_notify_block: str | None = Field(
+        default=None,
+        description="Prefect notification block alerts send to, as type-slug/name "
+        "(slack-webhook/oncall); none: alerts only show in the Prefect UI.",
+    )
+
     processor_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between processor sweeps when idle."
     )

@@ -17,6 +17,7 @@ Design:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from sqlalchemy import Engine, or_, select, update
 from paywindow.clock import Clock
 from paywindow.errors import GatewayError
 from paywindow.gateway.checkout import expire_session, refund_payment, retrieve_session
+from paywindow.observability import metrics
 from paywindow.payments.apply import apply_change
 from paywindow.payments.facts import AttemptStatus, Change
 from paywindow.payments.states import OrderState
@@ -44,6 +46,8 @@ __all__ = [
     "expire_stripe_sessions",
     "refund_late_payments",
 ]
+
+log = logging.getLogger(__name__)
 
 _OPEN = [s.value for s in OPEN_STATES]
 #: Orders the backstop watches: unsettled, or expired by us with a session Stripe may have
@@ -78,7 +82,10 @@ def _due(engine: Engine, until: datetime, limit: int) -> list[tuple[str, datetim
 
 def close_overdue(engine: Engine, now: datetime, *, limit: int = 10_000) -> list[str]:
     """Close every window whose deadline has passed; the ids closed."""
-    return [oid for oid, _ in _due(engine, now, limit) if close_window(engine, oid, now)]
+    closed = [oid for oid, _ in _due(engine, now, limit) if close_window(engine, oid, now)]
+    if closed:
+        metrics().increment("expiry.windows_closed", len(closed), tags={"how": "overdue"})
+    return closed
 
 
 @dataclass
@@ -106,6 +113,7 @@ class DeadlineTimer:
                 closed_at = self.clock.now()
                 if close_window(self.engine, order_id, closed_at):
                     self.closed.append((order_id, deadline, closed_at))
+                    _observe_close(order_id, deadline, closed_at)
                     self.on_closed(order_id)
             if due_now:
                 continue
@@ -115,6 +123,13 @@ class DeadlineTimer:
                 [dl for _, dl in upcoming] + [horizon, now + timedelta(seconds=self.max_nap)]
             )
             self.sleep(max(0.0, (wake - now).total_seconds()))
+
+
+def _observe_close(order_id: str, deadline: datetime, closed_at: datetime) -> None:
+    lateness = (closed_at - deadline).total_seconds()
+    metrics().distribution("expiry.lateness_seconds", lateness)
+    metrics().increment("expiry.windows_closed", tags={"how": "on_time"})
+    log.info("window closed", extra={"order_id": order_id, "lateness_s": lateness})
 
 
 def expire_stripe_sessions(
@@ -182,6 +197,8 @@ def refund_late_payments(
         with engine.begin() as conn:
             conn.execute(update(orders).where(orders.c.id == order_id).values(late_refund=refund))
         refunded.append(order_id)
+        metrics().increment("expiry.late_refunds")
+        log.info("late payment refunded", extra={"order_id": order_id, "refund": refund})
     return refunded
 
 

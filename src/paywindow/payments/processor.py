@@ -17,6 +17,7 @@ Design:
 from __future__ import annotations
 
 import json
+import logging
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, or_, select, update
 
 from paywindow.errors import EventError, OrderNotFound
+from paywindow.observability import metrics
 from paywindow.payments.apply import apply_change
 from paywindow.payments.events import Applies, interpret
 from paywindow.payments.facts import OrderFacts
@@ -43,6 +45,8 @@ class EventStatus:
 
 
 _RETRYABLE = (EventStatus.PENDING, EventStatus.FAILED)
+
+log = logging.getLogger(__name__)
 
 #: Events applied per commit on SQLite.
 _SQLITE_BATCH = 50
@@ -124,7 +128,25 @@ def _process_in(conn: Connection, row_id: int, now: datetime) -> str | None:
     else:
         savepoint.commit()
     conn.execute(update(event_log).where(event_log.c.id == row_id).values(**values))
+    _observe(row, values, now)
     return str(values["status"])
+
+
+def _observe(row: Any, values: dict[str, Any], now: datetime) -> None:
+    """Metrics and a log line for one processed event (lag = now - received_at)."""
+    status = str(values["status"])
+    outcome = "waiting" if values.get("waiting_on") else status
+    ids = {"event_id": row["event_id"], "event_type": row["type"]}
+    ids["order_id"] = values.get("order_id") or row["order_id"]
+    metrics().increment("events.processed", tags={"status": outcome, "type": row["type"]})
+    if status == EventStatus.APPLIED:
+        lag = (now - row["received_at"]).total_seconds()
+        metrics().distribution("events.processing_lag_seconds", lag, tags={"type": row["type"]})
+    if status == EventStatus.FAILED:
+        extra = {**ids, "attempts": values["attempts"]}
+        log.warning("event failed: %s", values["last_error"], extra=extra)
+    else:
+        log.debug("event %s", outcome, extra=ids)
 
 
 def _apply(conn: Connection, row: Any, now: datetime) -> dict[str, Any]:

@@ -25,20 +25,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, exists, func, select
 from sqlalchemy.exc import OperationalError
 
 from paywindow.clock import Clock
 from paywindow.errors import NotFound, PaywindowError
+from paywindow.observability import metrics
 from paywindow.receipts import repository as repo
 from paywindow.receipts.content import ChargeLookup, Platform, load_document
 from paywindow.receipts.model import ReceiptDocument
 from paywindow.receipts.repository import Claimed
 from paywindow.receipts.signing import UrlSigner
 from paywindow.receipts.storage import ObjectStore, ObjectStoreUnavailable, StoredObject
-from paywindow.store.tables import orders
+from paywindow.store.tables import orders, receipts
 
-__all__ = ["Link", "ReceiptConfig", "ReceiptService", "RunReport", "Submit"]
+__all__ = [
+    "Link",
+    "ReceiptConfig",
+    "ReceiptService",
+    "RunReport",
+    "Submit",
+    "backlog",
+    "receipts_overdue",
+]
 
 log = logging.getLogger("paywindow.receipts")
 
@@ -148,11 +157,34 @@ class ReceiptService:
                 size=stored.size,
                 now=now,
             )
+        if recorded:
+            self._observe_stored(job, now)
         return stored if recorded else None
+
+    def _observe_stored(self, job: Claimed, now: datetime) -> None:
+        """Receipt latency: the order's payment to its first receipt being stored."""
+        tags = {"kind": job.kind}
+        metrics().increment("receipts.stored", tags=tags)
+        log.info("receipt stored", extra={"order_id": job.order_id, "number": job.number})
+        if job.kind != "receipt" or job.version != 0:
+            return
+        with self.engine.connect() as conn:
+            paid_at = conn.execute(select(orders.c.paid_at).where(orders.c.id == job.order_id))
+            when = paid_at.scalar()
+        if when is not None:
+            latency = (now - when).total_seconds()
+            metrics().distribution("receipts.latency_seconds", latency, tags=tags)
 
     def fail(self, job: Claimed, exc: BaseException, now: datetime) -> None:
         transient = isinstance(exc, ObjectStoreUnavailable | OperationalError)
-        log.warning("receipt %s failed (%s): %s", job.number, type(exc).__name__, exc)
+        log.warning(
+            "receipt %s failed (%s): %s",
+            job.number,
+            type(exc).__name__,
+            exc,
+            extra={"order_id": job.order_id, "number": job.number},
+        )
+        metrics().increment("receipts.failed", tags={"transient": transient})
         with self.engine.begin() as conn:
             repo.fail(
                 conn,
@@ -177,6 +209,7 @@ class ReceiptService:
             limit -= len(jobs)
             if limit <= 0:
                 break
+        _report_backlog(self.engine)
         return report
 
     def run(
@@ -228,6 +261,8 @@ class ReceiptService:
         now = clock.now()
         sweep = time.monotonic() - last_sweep >= self.config.sweep_interval
         report.issued += self.issue(now, since=None if sweep else now - self.config.slack)
+        if sweep:
+            _report_backlog(self.engine)
         room = slots - len(inflight)
         if room > 0:
             jobs = self.claim(now, min(room, self.config.batch_size))
@@ -291,3 +326,40 @@ class ReceiptService:
             amount=row["amount"],
             currency=row["currency"],
         )
+
+
+def backlog(engine: Engine) -> dict[str, int]:
+    """Receipt jobs not stored yet, by status (``pending``, ``failed``)."""
+    query = (
+        select(receipts.c.status, func.count())
+        .where(receipts.c.status.in_(["pending", "failed"]))
+        .group_by(receipts.c.status)
+    )
+    with engine.connect().execution_options(read_only=True) as conn:
+        counts = {status: int(n) for status, n in conn.execute(query)}
+    return {"pending": counts.get("pending", 0), "failed": counts.get("failed", 0)}
+
+
+def _report_backlog(engine: Engine) -> None:
+    for status, count in backlog(engine).items():
+        metrics().gauge("receipts.backlog", count, tags={"status": status})
+
+
+def receipts_overdue(
+    engine: Engine, now: datetime, older_than: timedelta, *, limit: int = 20
+) -> tuple[int, list[str]]:
+    """Orders paid more than ``older_than`` ago with no stored receipt: (count, some ids)."""
+    stored = exists().where(
+        and_(
+            receipts.c.order_id == orders.c.id,
+            receipts.c.kind == "receipt",
+            receipts.c.version > 0,
+        )
+    )
+    where = and_(orders.c.paid_at.is_not(None), orders.c.paid_at < now - older_than, ~stored)
+    with engine.connect().execution_options(read_only=True) as conn:
+        count = conn.execute(select(func.count()).select_from(orders).where(where)).scalar_one()
+        ids = conn.execute(
+            select(orders.c.id).where(where).order_by(orders.c.paid_at).limit(limit)
+        ).scalars()
+        return int(count), list(ids)

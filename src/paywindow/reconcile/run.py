@@ -6,6 +6,7 @@ and time as an argument; the result holds plain values the report renders.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from paywindow.observability import metrics
 from paywindow.reconcile.findings import (
     StoredFinding,
     finish_run,
@@ -32,6 +34,8 @@ from paywindow.reconcile.matching import (
 from paywindow.reconcile.snapshot import take_snapshot
 
 __all__ = ["ReconcileResult", "day_range", "reconcile"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -120,4 +124,21 @@ def reconcile(
         summary=result.summary(),
         now=now,
     )
+    _observe(result)
     return result
+
+
+def _observe(result: ReconcileResult) -> None:
+    """Findings of this run by kind (a gauge per kind) and how many are still open."""
+    metrics().increment("reconcile.runs")
+    for kind, count in result.by_kind.items():
+        metrics().gauge("reconcile.findings", count, tags={"kind": kind})
+    summary = result.summary()
+    metrics().gauge("reconcile.findings_open", summary["open"])
+    log.info(
+        "reconciliation run %s: %d findings, %d open",
+        result.run_id,
+        summary["findings"],
+        summary["open"],
+        extra={"run_id": result.run_id, "by_kind": result.by_kind},
+    )

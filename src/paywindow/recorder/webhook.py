@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from paywindow.errors import StoreUnavailable, WebhookRejected
+from paywindow.observability import metrics
 from paywindow.recorder.verify import parse_event, verify_signature
 from paywindow.recorder.writer import EventWriter, event_row
 
@@ -45,14 +46,18 @@ class WebhookEndpoint:
             return
         counters = self.config.counters
         counters["webhooks.received"] += 1
+        metrics().increment("webhooks.received")
         try:
             status, payload = await self._record(scope, receive)
         except WebhookRejected as exc:
             counters["webhooks.rejected"] += 1
             counters[f"webhooks.rejected.{exc.reason}"] += 1
+            metrics().increment("webhooks.rejected", tags={"reason": exc.reason})
+            log.info("webhook rejected: %s", exc.reason, extra={"reason": exc.reason})
             status, payload = exc.status, _error(exc.reason, exc.message)
         except StoreUnavailable as exc:
             counters["webhooks.unavailable"] += 1
+            metrics().increment("webhooks.unavailable")
             log.warning("webhook not recorded, database unavailable: %s", exc)
             status, payload = 503, _error("unavailable", "could not record the event; retry later")
         except Exception:  # a bug must still not lose the event: 503 makes Stripe redeliver
@@ -85,6 +90,8 @@ class WebhookEndpoint:
         is_new = await self.writer.submit(row)
         status = "recorded" if is_new else "duplicate"
         self.config.counters[f"webhooks.{status}"] += 1
+        metrics().increment(f"webhooks.{status}", tags={"type": event.type})
+        log.debug("webhook %s", status, extra={"event_id": event.id, "event_type": event.type})
         return 200, {"received": True, "status": status, "id": event.id}
 
 

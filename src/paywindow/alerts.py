@@ -1,0 +1,235 @@
+"""Alerts: the documented set, the conditions that raise them, and their Prefect automations.
+
+Design:
+- Four alerts (:data:`ALERTS`), each a Prefect automation named ``paywindow: ...``, each with
+  a runbook section in docs/operations.md. *Failed flow runs* trigger on Prefect's own
+  ``prefect.flow-run.Failed`` / ``Crashed`` events for paywindow's deployments. The domain
+  conditions trigger on events paywindow emits: the ``check-health`` deployment evaluates
+  :func:`health_signals` (receipts pending too long, events failing processing) and the
+  reconciliation tasks :func:`findings_signal`; the tasks layer emits what they return as
+  Prefect events, so nothing here imports Prefect at module level and the checks are plain
+  functions of the database and ``now``.
+- :func:`install` is idempotent: an automation is looked up by name and updated in place, or
+  created; extra copies with the same name are deleted. Actions send a notification through a
+  Prefect notification block when one is configured, else do nothing (the alert still shows
+  in the Prefect UI's automations and event feed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, func, select
+
+from paywindow.store.tables import event_log
+
+__all__ = [
+    "ALERTS",
+    "DEPLOYMENTS",
+    "Alert",
+    "Signal",
+    "build_automations",
+    "findings_signal",
+    "health_signals",
+    "install",
+    "installed",
+]
+
+PREFIX = "paywindow: "
+EVENTS_FAILING = "paywindow.events.failing"
+RECEIPTS_PENDING = "paywindow.receipts.pending_too_long"
+RECONCILE_FINDINGS = "paywindow.reconcile.findings"
+
+#: paywindow's deployments (prefect.yaml); a failed or crashed run of any of them alerts.
+DEPLOYMENTS = (
+    "expire-windows",
+    "process-events",
+    "backfill-events",
+    "resync-orders",
+    "schedule-retries",
+    "reconcile-daily",
+    "reconcile-range",
+    "render-receipts",
+    "backfill-receipts",
+    "check-health",
+)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert: the events that raise it and what it means (the runbook has the rest)."""
+
+    name: str
+    meaning: str
+    events: tuple[str, ...]
+    match: dict[str, str] = field(default_factory=dict)
+    match_related: dict[str, str | list[str]] = field(default_factory=dict)
+    runbook: str = ""
+
+
+ALERTS = (
+    Alert(
+        name=PREFIX + "flow run failed",
+        meaning="A run of a paywindow deployment failed or crashed.",
+        events=("prefect.flow-run.Failed", "prefect.flow-run.Crashed"),
+        match={"prefect.resource.id": "prefect.flow-run.*"},
+        match_related={
+            "prefect.resource.role": "deployment",
+            "prefect.resource.name": list(DEPLOYMENTS),
+        },
+        runbook="flow-run-failed",
+    ),
+    Alert(
+        name=PREFIX + "receipts pending too long",
+        meaning="Paid orders have had no stored receipt for longer than the threshold.",
+        events=(RECEIPTS_PENDING,),
+        match={"prefect.resource.id": "paywindow.receipts"},
+        runbook="receipts-pending-too-long",
+    ),
+    Alert(
+        name=PREFIX + "events failing processing",
+        meaning="Recorded Stripe events fail to apply to their orders.",
+        events=(EVENTS_FAILING,),
+        match={"prefect.resource.id": "paywindow.events"},
+        runbook="events-failing-processing",
+    ),
+    Alert(
+        name=PREFIX + "reconciliation findings",
+        meaning="A reconciliation run left open findings (money that does not match).",
+        events=(RECONCILE_FINDINGS,),
+        match={"prefect.resource.id": "paywindow.reconcile"},
+        runbook="reconciliation-findings",
+    ),
+)
+
+
+# --- conditions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signal:
+    """An alert condition that holds: the event to emit, on which resource, with what."""
+
+    event: str
+    resource: str
+    payload: dict[str, Any]
+
+
+def failing_events(engine: Engine, *, limit: int = 20) -> tuple[int, list[str]]:
+    """Events whose processing failed (retrying or given up): (count, the oldest ids)."""
+    failed = event_log.c.status == "failed"
+    with engine.connect().execution_options(read_only=True) as conn:
+        count = conn.execute(select(func.count()).where(failed)).scalar_one()
+        ids = conn.execute(
+            select(event_log.c.event_id).where(failed).order_by(event_log.c.id).limit(limit)
+        ).scalars()
+        return int(count), list(ids)
+
+
+def health_signals(engine: Engine, now: datetime, receipt_pending_after: timedelta) -> list[Signal]:
+    """The domain alert conditions that hold at ``now`` (what ``check-health`` emits)."""
+    from paywindow.receipts.service import receipts_overdue
+
+    signals = []
+    count, ids = failing_events(engine)
+    if count:
+        signals.append(
+            Signal(EVENTS_FAILING, "paywindow.events", {"failed": count, "event_ids": ids})
+        )
+    overdue, orders = receipts_overdue(engine, now, receipt_pending_after)
+    if overdue:
+        payload = {
+            "orders": overdue,
+            "order_ids": orders,
+            "older_than_s": receipt_pending_after.total_seconds(),
+        }
+        signals.append(Signal(RECEIPTS_PENDING, "paywindow.receipts", payload))
+    return signals
+
+
+def findings_signal(summary: dict[str, Any]) -> Signal | None:
+    """The reconciliation alert for a run summary with open findings, else None."""
+    if not summary.get("open"):
+        return None
+    keys = ("run_id", "period_from", "period_to", "findings", "open", "by_kind")
+    return Signal(RECONCILE_FINDINGS, "paywindow.reconcile", {k: summary.get(k) for k in keys})
+
+
+# --- automations --------------------------------------------------------------------------
+
+_BODY = (
+    "{{ event.event }} on {{ event.resource.id }} at {{ event.occurred }}\n"
+    "{{ event.payload }}\n"
+    "Runbook: docs/operations.md#{runbook}"
+)
+
+
+def build_automations(notify_block: UUID | None = None) -> list[Any]:
+    """The automations for :data:`ALERTS` (Prefect ``AutomationCore`` objects)."""
+    from prefect.events.actions import DoNothing, SendNotification
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    built = []
+    for alert in ALERTS:
+        action: Any = DoNothing()
+        if notify_block is not None:
+            body = _BODY.replace("{runbook}", alert.runbook)
+            action = SendNotification(
+                block_document_id=notify_block, subject=f"[{alert.name}]", body=body
+            )
+        trigger = EventTrigger(
+            expect=set(alert.events),
+            match=dict(alert.match),
+            match_related=dict(alert.match_related),
+            posture=Posture.Reactive,
+            threshold=1,
+            within=timedelta(0),
+        )
+        built.append(
+            AutomationCore(
+                name=alert.name,
+                description=alert.meaning + f" Runbook: docs/operations.md#{alert.runbook}",
+                enabled=True,
+                trigger=trigger,
+                actions=[action],
+            )
+        )
+    return built
+
+
+def notify_block_id(client: Any, spec: str | None) -> UUID | None:
+    """The id of the notification block ``type-slug/name`` (``slack-webhook/oncall``)."""
+    if not spec:
+        return None
+    slug, _, name = spec.partition("/")
+    block = client.read_block_document_by_name(name=name, block_type_slug=slug)
+    return UUID(str(block.id))
+
+
+def install(client: Any, automations: list[Any]) -> list[tuple[str, str]]:
+    """Create or update each automation by name (a Prefect ``SyncPrefectClient``).
+
+    Returns (name, ``created`` | ``updated``); running it twice changes nothing the second time
+    but the update, and never leaves two automations with one name.
+    """
+    done = []
+    for automation in automations:
+        existing = client.read_automations_by_name(name=automation.name)
+        if existing:
+            client.update_automation(existing[0].id, automation)
+            for extra in existing[1:]:
+                client.delete_automation(extra.id)
+            done.append((automation.name, "updated"))
+        else:
+            client.create_automation(automation)
+            done.append((automation.name, "created"))
+    return done
+
+
+def installed(client: Any) -> list[Any]:
+    """paywindow's automations on the Prefect server, by name."""
+    found = [a for a in client.read_automations() if a.name.startswith(PREFIX)]
+    return sorted(found, key=lambda a: a.name)

@@ -1,0 +1,109 @@
+"""Alerts: the conditions that raise them, and their automations on a real Prefect server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, update
+
+from paywindow.alerts import (
+    ALERTS,
+    DEPLOYMENTS,
+    EVENTS_FAILING,
+    RECEIPTS_PENDING,
+    build_automations,
+    findings_signal,
+    health_signals,
+    install,
+    installed,
+)
+from paywindow.store.tables import event_log, orders
+from tests import factories as f
+from tests.factories import NOW
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Prefect's client leaves keep-alive sockets to the test server for the GC to close.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+def test_every_deployment_is_watched() -> None:
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    assert {d["name"] for d in spec["deployments"]} == set(DEPLOYMENTS)
+
+
+def test_health_signals_name_failing_events_and_late_receipts(engine: Engine) -> None:
+    assert health_signals(engine, NOW, timedelta(minutes=15)) == []
+    order_id = f.open_order(engine)
+    f.record(engine, f.event("checkout.session.completed", f.session(order_id), id="evt_bad"))
+    with engine.begin() as conn:
+        conn.execute(update(event_log).values(status="failed"))
+        conn.execute(update(orders).values(paid_at=NOW - timedelta(minutes=20)))
+    signals = {s.event: s for s in health_signals(engine, NOW, timedelta(minutes=15))}
+    assert signals[EVENTS_FAILING].payload["event_ids"] == ["evt_bad"]
+    assert signals[RECEIPTS_PENDING].payload["order_ids"] == [order_id]
+    assert health_signals(engine, NOW, timedelta(minutes=30))[0].event == EVENTS_FAILING
+
+
+def test_findings_signal_only_for_open_findings() -> None:
+    assert findings_signal({"open": 0, "findings": 3}) is None
+    signal = findings_signal({"run_id": 7, "open": 2, "findings": 3, "by_kind": {"x": 2}})
+    assert signal is not None and signal.payload["run_id"] == 7
+
+
+@pytest.fixture(scope="module")
+def prefect_client() -> Iterator[Any]:
+    try:
+        from prefect.testing.utilities import prefect_test_harness
+
+        harness = prefect_test_harness(server_startup_timeout=60)
+        harness.__enter__()
+    except TypeError as exc:
+        pytest.skip(f"Prefect's test server does not start here: {exc}")
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        yield client
+    harness.__exit__(None, None, None)
+
+
+@pytest.mark.slow
+def test_install_creates_the_automations_once(prefect_client: Any) -> None:
+    first = install(prefect_client, build_automations())
+    assert {outcome for _, outcome in first} == {"created"}
+    again = install(prefect_client, build_automations())
+    assert {outcome for _, outcome in again} == {"updated"}
+    found = installed(prefect_client)
+    assert [a.name for a in found] == sorted(a.name for a in ALERTS)
+    failed = next(a for a in found if a.name.endswith("flow run failed"))
+    assert failed.trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+    assert all(action.type == "do-nothing" for a in found for action in a.actions)
+
+
+def test_dry_run_prints_the_automations_without_a_server() -> None:
+    from typer.testing import CliRunner
+
+    from paywindow.alerts_cli import alerts_app
+
+    result = CliRunner().invoke(alerts_app, ["install", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "paywindow.receipts.pending_too_long" in result.output
+
+
+@pytest.mark.slow
+def test_the_cli_installs_and_lists(prefect_client: Any) -> None:
+    from typer.testing import CliRunner
+
+    from paywindow.alerts_cli import alerts_app
+
+    runner = CliRunner()
+    assert runner.invoke(alerts_app, ["install"]).exit_code == 0
+    listed = runner.invoke(alerts_app, ["list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert "paywindow: reconciliation findings" in listed.output
+    assert len(installed(prefect_client)) == len(ALERTS)

@@ -1,0 +1,91 @@
+"""JSON log lines, their ids, and the redaction filter."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from sqlalchemy import Engine
+
+from paywindow.observability import redact
+from paywindow.payments.processor import process_due
+from tests import factories as f
+from tests.factories import NOW
+from tests.payments.helpers import drain
+
+
+def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line]
+
+
+def test_log_lines_are_json_with_ids(json_logs: io.StringIO) -> None:
+    logging.getLogger("paywindow.test").info(
+        "hello %s", "there", extra={"order_id": "ord_1", "event_id": "evt_1"}
+    )
+    (line,) = [x for x in _lines(json_logs) if x["logger"] == "paywindow.test"]
+    assert line["message"] == "hello there"
+    assert (line["level"], line["order_id"], line["event_id"]) == ("info", "ord_1", "evt_1")
+    assert str(line["timestamp"]).endswith("+00:00")
+
+
+def test_processor_log_lines_carry_event_and_order_ids(
+    engine: Engine, json_logs: io.StringIO
+) -> None:
+    order_id = f.open_order(engine)
+    f.record(engine, f.event("checkout.session.completed", f.session(order_id), id="evt_logs"))
+    process_due(engine, NOW)
+    drain(engine)
+    lines = [x for x in _lines(json_logs) if x.get("event_id") == "evt_logs"]
+    assert lines and lines[0]["order_id"] == order_id
+    assert lines[0]["logger"] == "paywindow.payments.processor"
+
+
+CARD = "4242424242424242"
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [
+        pytest.param("key sk_test_51AbCdEf", "sk_test_51AbCdEf", id="secret-key"),
+        pytest.param("key sk_live_9xYz", "sk_live_9xYz", id="live-key"),
+        pytest.param("restricted rk_live_abc123", "rk_live_abc123", id="restricted-key"),
+        pytest.param("secret whsec_abcDEF123", "whsec_", id="webhook-secret"),
+        pytest.param("Authorization: Bearer tok-123.abc", "Bearer ", id="bearer"),
+        pytest.param("sig t=1700000000,v1=5257a869e7,v0=6ffbb59b2300", "v1=5257", id="signature"),
+        pytest.param("{'stripe-signature': 'whatever'}", "whatever", id="signature-header"),
+        pytest.param('{"client_secret": "pi_3Mt_secret_YrKJUK"}', "client_secret", id="cs"),
+        pytest.param("pi_3MtwBw_secret_YrKJUKribcBjcG8", "_secret_", id="cs-value"),
+        pytest.param(f"card {CARD} declined", CARD, id="card"),
+        pytest.param("card 4242 4242 4242 4242", "4242 4242 4242 4242", id="card-spaced"),
+        pytest.param("card 5555-5555-5555-4444", "5555-5555-5555-4444", id="card-dashed"),
+    ],
+)
+def test_redaction_masks_secrets_and_cards(text: str, leaked: str) -> None:
+    assert leaked not in redact(text)
+    assert "[REDACTED]" in redact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("order ord_123 paid 2500 usd", id="plain"),
+        pytest.param("created 1700000000", id="unix-time"),
+        pytest.param("number 4242424242424241", id="not-luhn"),
+        pytest.param("evt_1234567890123456789", id="stripe-id"),
+    ],
+)
+def test_redaction_keeps_ordinary_text(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_the_filter_redacts_args_extras_and_tracebacks(json_logs: io.StringIO) -> None:
+    log = logging.getLogger("paywindow.test")
+    try:
+        raise ValueError("bad key sk_test_123abc")
+    except ValueError:
+        log.exception("failed with %s", "whsec_zzz", extra={"header": "Bearer abc"})
+    text = json_logs.getvalue()
+    assert "sk_test_" not in text and "whsec_" not in text and "Bearer " not in text
+    assert "ValueError" in text
