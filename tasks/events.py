@@ -15,18 +15,11 @@ from paywindow.payments.processor import process_due
 from paywindow.runtime import engine_from, stripe_from
 from paywindow.settings import load_settings
 from tasks.observe import start_metrics
+from tasks.policy import retry_only
 
 _TRANSIENT = (StoreUnavailable, GatewayUnavailable)
 
-
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    try:
-        state.result()
-    except _TRANSIENT:
-        return True
-    except Exception:
-        return False
-    return False
+_transient = retry_only(*_TRANSIENT)
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_transient)

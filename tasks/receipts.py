@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 from prefect import get_run_logger, task
@@ -21,20 +20,13 @@ from paywindow.receipts.render import Renderer
 from paywindow.receipts.storage import ObjectStoreUnavailable
 from paywindow.receipts.wiring import service_from_settings
 from paywindow.settings import load_settings
-from tasks.observe import start_metrics
 from paywindow.store import make_engine
+from tasks.observe import start_metrics
+from tasks.policy import retry_only
 
 _TRANSIENT = (StoreUnavailable, ObjectStoreUnavailable, EndpointConnectionError)
 
-
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    try:
-        state.result()
-    except _TRANSIENT:
-        return True
-    except Exception:
-        return False
-    return False
+_transient = retry_only(*_TRANSIENT)
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_transient)

@@ -22,20 +22,13 @@ from paywindow.reconcile.report import TOTAL_COLUMNS, markdown_summary, write_re
 from paywindow.reconcile.run import day_range, reconcile
 from paywindow.reconcile.sync import sync_ledger
 from paywindow.settings import load_settings
-from tasks.observe import emit_signal, start_metrics
 from paywindow.store import make_engine
+from tasks.observe import emit_signal, start_metrics
+from tasks.policy import retry_only
 
 _TRANSIENT = (GatewayUnavailable, StoreUnavailable)
 
-
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    try:
-        state.result()
-    except _TRANSIENT:
-        return True
-    except Exception:
-        return False
-    return False
+_transient = retry_only(*_TRANSIENT)
 
 
 @task(retries=3, retry_delay_seconds=[10, 60, 300], retry_condition_fn=_transient)

@@ -30,11 +30,13 @@ app.add_typer(windows_app, name="windows")
 
 
 def _mount_sub_apps() -> None:
+    from paywindow.alerts_cli import alerts_app
     from paywindow.payments.retry_cli import report_retries_command, retry_command
     from paywindow.receipts.cli import receipts_app
     from paywindow.reconcile.cli import findings_app, ledger_app, reconcile_command
 
     app.add_typer(receipts_app, name="receipts")
+    app.add_typer(alerts_app, name="alerts")
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(findings_app, name="findings")
     app.command("reconcile")(reconcile_command)
