@@ -100,16 +100,16 @@ def _section(rows: list[dict[str, Any]], when: str, repeat: int) -> str:
         "`register_parquet`) and only the findings come back into Python. Peak memory is the "
         "whole engine process's RSS (its `VmHWM`), imports included.",
         "",
-        f"* machine: {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        f"* machine: {_machine()}, shared with other work (see the spread of the runs)",
         "* command: `uv run python -m bench.reconcile.run"
         + (f" --repeat {repeat}`" if repeat > 1 else "`"),
         f"* date: {when}",
         f"* runs: {repeat} per engine and size, interleaved; the median by wall time is shown "
-        "(every run in `bench/results/reconcile-*.json`)",
+        "(every run is saved to `bench/results/reconcile-*.json`)",
         "",
         "| balance transactions | DuckDB s | DuckDB peak MB | pandas s | pandas peak MB "
-        "| speed-up | memory ratio | findings |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| speed-up | memory ratio | findings | runs s (DuckDB; pandas) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         d, p = r["duckdb"], r.get("pandas")
@@ -119,7 +119,7 @@ def _section(rows: list[dict[str, Any]], when: str, repeat: int) -> str:
         mr = f"{d['peak_mb'] / p['peak_mb']:.2f}" if p else "—"
         lines.append(
             f"| {r['n']:,} | {d['wall_s']:.1f} | {d['peak_mb']:,.0f} | {ps} | {pm} | {sp} | {mr} "
-            f"| {sum(d['findings'].values()):,} |"
+            f"| {sum(d['findings'].values()):,} | {_spread(d)}; {_spread(p) if p else '—'} |"
         )
     lines += [
         "",
@@ -129,8 +129,35 @@ def _section(rows: list[dict[str, Any]], when: str, repeat: int) -> str:
         "",
         _verdict(rows),
         "",
+        "Per-phase profile, what changed and the figures before: `docs/reconciliation.md`, "
+        "*Benchmark*.",
+        "",
     ]
     return "\n".join(lines)
+
+
+def _spread(result: dict[str, Any]) -> str:
+    walls = sorted(wall for wall, _ in result.get("runs", [(result["wall_s"], 0)]))
+    return f"{walls[0]:.1f} to {walls[-1]:.1f}"
+
+
+def _machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    models = [
+        ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")
+    ]
+    model = models[0] if models else platform.processor() or "unknown CPU"
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{model}, {os.cpu_count()} CPUs, {memory_gb:.0f} GB, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, DuckDB {_duckdb_version()}"
+    )
+
+
+def _duckdb_version() -> str:
+    import duckdb
+
+    return str(duckdb.__version__)
 
 
 def _verdict(rows: list[dict[str, Any]]) -> str:
