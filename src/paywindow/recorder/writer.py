@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+import orjson
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from paywindow.errors import StoreUnavailable
 from paywindow.recorder.verify import ParsedEvent
-from paywindow.store.tables import event_log
 
 __all__ = ["EventWriter", "event_row", "insert_events"]
 
@@ -45,7 +44,7 @@ def event_row(
         "livemode": event.livemode,
         "api_version": event.api_version,
         "body": body,
-        "headers": json.dumps(headers or {}),
+        "headers": orjson.dumps(headers or {}).decode(),
         "received_at": received_at,
         "remote_addr": remote_addr,
         "source": source,
@@ -87,11 +86,14 @@ def insert_events(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:
     sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.begin() as conn:
-            known = set(
-                conn.execute(
-                    select(event_log.c.event_id).where(event_log.c.event_id.in_(list(fresh)))
-                ).scalars()
-            )
+            ids = list(fresh)
+            marks = ", ".join("?" if sqlite else "%s" for _ in ids)
+            known = {
+                row[0]
+                for row in conn.exec_driver_sql(
+                    f"SELECT event_id FROM event_log WHERE event_id IN ({marks})", tuple(ids)
+                )
+            }
             new = [row for event_id, row in fresh.items() if event_id not in known]
             if new:
                 conn.exec_driver_sql(_insert_sql(sqlite), [_params(row, sqlite) for row in new])
