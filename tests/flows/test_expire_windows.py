@@ -69,3 +69,47 @@ def test_expire_windows_flow_closes_on_time(
     assert {r.state for r in rows} == {"expired"}
     for row in rows:
         assert abs((row.window_closed_at - row.deadline).total_seconds()) <= 1.0
+
+
+@pytest.mark.slow
+def test_every_deployment_deploys_to_a_local_prefect_server(harness: None, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    import yaml
+    from prefect.settings import PREFECT_API_URL
+
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "PREFECT_HOME": str(tmp_path),
+    }
+    prefect = [sys.executable, "-m", "prefect"]
+    pool = subprocess.run(
+        [*prefect, "work-pool", "create", "paywindow", "--type", "process"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert pool.returncode == 0, pool.stderr
+    deploy = subprocess.run(
+        [*prefect, "--no-prompt", "deploy", "--all"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert deploy.returncode == 0, deploy.stdout[-2000:] + deploy.stderr[-2000:]
+    listed = subprocess.run(
+        [*prefect, "deployment", "ls"],
+        env={**env, "COLUMNS": "250"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    names = [d["name"] for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]]
+    assert len(names) >= 10
+    for name in names:
+        assert name in listed.stdout, name
