@@ -80,6 +80,7 @@ class DemoResult:
     report: Path | None
     seconds: float
     events: dict[str, int] = field(default_factory=dict)
+    payouts: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -147,7 +148,9 @@ def run_demo(
         )
         _simulate(day, orders_count, step, console)
         findings, report = _reconcile(day, root / "data", out, console)
+        paid_out = [p for p in client.v1.payouts.list(params={"limit": 100}).auto_paging_iter()]
     result = _result(engine, day, findings, report, time.perf_counter() - started)
+    result.payouts = (len(paid_out), sum(int(p.amount) for p in paid_out))
     engine.dispose()
     _print(console, result, orders_count)
     return result
@@ -451,6 +454,8 @@ def _print(console: Console, result: DemoResult, count: int) -> None:
     )
     p99 = _p99(result.receipt_latency)
     table.add_row("receipts stored", f"{len(result.receipt_latency)}, p99 render+store {p99:.2f} s")
+    payouts, paid_out = result.payouts
+    table.add_row("payouts to the platform's bank", f"{payouts}, {paid_out / 100:,.2f} USD")
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.findings.items())) or "none"
     table.add_row("reconciliation findings", kinds)
     table.add_row("report", str(result.report) if result.report else "-")
