@@ -237,16 +237,18 @@ def _advance(day: _Day, seconds: float) -> None:
 
 def _tick(day: _Day, step: timedelta) -> None:
     """One step of the day: the timer closes windows on time while the clock moves."""
+    closed: list[str] = []
     timer = DeadlineTimer(
         day.engine,
         day.clock,
         lambda s: _advance(day, s),
-        on_closed=lambda order_id: _pays_too_late(day, order_id),
+        on_closed=closed.append,
         max_nap=step.total_seconds(),
     )
-    for order_id, deadline, closed_at in timer.run(day.clock.now() + step):
+    for _order_id, deadline, closed_at in timer.run(day.clock.now() + step):
         day.lateness.append(abs((closed_at - deadline).total_seconds()))
-        del order_id
+    for order_id in closed:
+        _pays_too_late(day, order_id)
     _apply(day)
     _late_buyers(day)
     applied = time.perf_counter()
@@ -286,13 +288,13 @@ def _late_buyers(day: _Day, wanted: int = 3) -> None:
 
 
 def _pays_too_late(day: _Day, order_id: str) -> None:
-    """A late buyer completes payment two seconds after the window closed, before Stripe hears
-    that the session should end: the race the late-payment refund exists for."""
+    """A late buyer completes payment after the window closed, before Stripe hears that the
+    session should end: the race the late-payment refund exists for."""
     if order_id not in day.late_buyers:
         return
     session = _open_session(day, order_id)
     if session is not None:
-        _advance(day, 2)
+        _advance(day, 2)  # two seconds after the deadline
         with contextlib.suppress(Exception):  # the population may have paid it already
             day.sandbox.pay(session, "success")
 
