@@ -161,8 +161,7 @@ def body_of(evt: dict[str, Any]) -> bytes:
 
 def record(engine: Engine, *events: dict[str, Any], source: str = "test") -> set[str]:
     """Put events in the log as the recorder would (already verified); return the new ids."""
-    from paywindow.recorder.verify import parse_event
-    from paywindow.recorder.writer import event_row, insert_events
+    from paywindow.eventlog import event_row, insert_events, parse_event
 
     rows = []
     for evt in events:

@@ -12,11 +12,10 @@ from datetime import datetime
 import stripe
 from sqlalchemy import Engine, select
 
+from paywindow.eventlog import event_row, insert_events, parse_event
 from paywindow.gateway.events import events_since
 from paywindow.payments.expiry import backstop
 from paywindow.payments.processor import process_due
-from paywindow.recorder.verify import parse_event
-from paywindow.recorder.writer import event_row, insert_events
 from paywindow.store.tables import orders
 
 __all__ = ["BackfillReport", "backfill_events", "resync_orders"]

@@ -28,14 +28,13 @@ from sqlalchemy import Engine, or_, select, update
 
 from paywindow.clock import Clock
 from paywindow.errors import GatewayError
+from paywindow.eventlog import event_row, insert_events, parse_event
 from paywindow.gateway.checkout import expire_session, refund_payment, retrieve_session
 from paywindow.observability import metrics
 from paywindow.payments.apply import apply_change
 from paywindow.payments.facts import AttemptStatus, Change
 from paywindow.payments.states import OrderState
 from paywindow.payments.window import OPEN_STATES
-from paywindow.recorder.verify import parse_event
-from paywindow.recorder.writer import event_row, insert_events
 from paywindow.store.tables import attempts, orders
 
 __all__ = [

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-import orjson
 import stripe
 
 from paywindow.errors import WebhookRejected
 
-__all__ = ["ParsedEvent", "parse_event", "verify_signature"]
+__all__ = ["verify_signature"]
 
 _NO_MATCH = "No signatures found matching"
 
@@ -40,44 +36,3 @@ def verify_signature(body: bytes, header: str | None, secrets: list[str], tolera
             last = exc
     message = last.user_message if last is not None else _NO_MATCH
     raise WebhookRejected(400, "bad_signature", message or _NO_MATCH)
-
-
-@dataclass(frozen=True)
-class ParsedEvent:
-    """The envelope fields of a Stripe event that the log indexes."""
-
-    id: str
-    type: str
-    created: int
-    account: str | None
-    livemode: bool
-    api_version: str | None
-
-
-def parse_event(body: bytes) -> ParsedEvent:
-    """Read the event envelope from a verified body; reject anything that is not an event."""
-    try:
-        data: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, "malformed_json", "body is not valid JSON") from exc
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "not_an_event", "body is not a JSON object")
-    event_id, kind, created = data.get("id"), data.get("type"), data.get("created")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-        raise WebhookRejected(400, "not_an_event", "event has no valid 'id'")
-    if not isinstance(kind, str) or not kind or len(kind) > 255:
-        raise WebhookRejected(400, "not_an_event", "event has no valid 'type'")
-    if not isinstance(created, int) or isinstance(created, bool):
-        raise WebhookRejected(400, "not_an_event", "event has no valid 'created'")
-    if not isinstance(data.get("data"), dict):
-        raise WebhookRejected(400, "not_an_event", "event has no 'data' object")
-    account = data.get("account")
-    api_version = data.get("api_version")
-    return ParsedEvent(
-        id=event_id,
-        type=kind,
-        created=created,
-        account=account if isinstance(account, str) else None,
-        livemode=bool(data.get("livemode", False)),
-        api_version=api_version if isinstance(api_version, str) else None,
-    )

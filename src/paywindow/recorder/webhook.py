@@ -15,9 +15,10 @@ from typing import Any
 import orjson
 
 from paywindow.errors import StoreUnavailable, WebhookRejected
+from paywindow.eventlog import event_row, parse_event
 from paywindow.observability import metrics
-from paywindow.recorder.verify import parse_event, verify_signature
-from paywindow.recorder.writer import EventWriter, event_row
+from paywindow.recorder.verify import verify_signature
+from paywindow.recorder.writer import EventWriter
 
 __all__ = ["WEBHOOK_PATH", "WebhookEndpoint"]
 

@@ -13,110 +13,14 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 
 from paywindow.errors import StoreUnavailable
-from paywindow.recorder.verify import ParsedEvent
+from paywindow.eventlog import insert_events
 
-__all__ = ["EventWriter", "event_row", "insert_events"]
-
-
-def event_row(
-    body: bytes,
-    event: ParsedEvent,
-    *,
-    received_at: datetime,
-    source: str,
-    headers: dict[str, str] | None = None,
-    remote_addr: str | None = None,
-) -> dict[str, Any]:
-    """The event-log row for a verified delivery: the raw bytes plus the indexed envelope."""
-    return {
-        "event_id": event.id,
-        "type": event.type,
-        "created": event.created,
-        "account": event.account,
-        "livemode": event.livemode,
-        "api_version": event.api_version,
-        "body": body,
-        "headers": orjson.dumps(headers or {}).decode(),
-        "received_at": received_at,
-        "remote_addr": remote_addr,
-        "source": source,
-        "status": "pending",
-        "attempts": 0,
-    }
-
-
-_COLUMNS = (
-    "event_id",
-    "type",
-    "created",
-    "account",
-    "livemode",
-    "api_version",
-    "body",
-    "headers",
-    "received_at",
-    "remote_addr",
-    "source",
-    "status",
-    "attempts",
-)
-
-
-def insert_events(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert event rows in one transaction; return the ids that were new (not duplicates).
-
-    This is the recorder's hot path, so it runs two driver-level statements per batch (find
-    the ids already logged, insert the rest) instead of per-row ORM-style processing.
-    Inside the transaction (``BEGIN IMMEDIATE`` on SQLite; ``ON CONFLICT DO NOTHING`` covers a
-    concurrent writer on PostgreSQL) the answer is exact.
-    """
-    if not rows:
-        return set()
-    fresh: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        fresh.setdefault(row["event_id"], row)
-    sqlite = engine.dialect.name == "sqlite"
-    try:
-        with engine.begin() as conn:
-            ids = list(fresh)
-            marks = ", ".join("?" if sqlite else "%s" for _ in ids)
-            known = {
-                row[0]
-                for row in conn.exec_driver_sql(
-                    f"SELECT event_id FROM event_log WHERE event_id IN ({marks})", tuple(ids)
-                )
-            }
-            new = [row for event_id, row in fresh.items() if event_id not in known]
-            if new:
-                conn.exec_driver_sql(_insert_sql(sqlite), [_params(row, sqlite) for row in new])
-    except DBAPIError as exc:
-        raise StoreUnavailable(f"could not record events: {exc.orig}") from exc
-    return {row["event_id"] for row in new}
-
-
-def _insert_sql(sqlite: bool) -> str:
-    marks = ", ".join("?" if sqlite else "%s" for _ in _COLUMNS)
-    return (
-        f"INSERT INTO event_log ({', '.join(_COLUMNS)}) VALUES ({marks}) "
-        "ON CONFLICT (event_id) DO NOTHING"
-    )
-
-
-def _params(row: dict[str, Any], sqlite: bool) -> tuple[Any, ...]:
-    values = [row[name] for name in _COLUMNS]
-    if sqlite:  # stored as SQLAlchemy stores UtcDateTime on SQLite: naive UTC text
-        values[_COLUMNS.index("received_at")] = (
-            row["received_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        )
-    return tuple(values)
+__all__ = ["EventWriter"]
 
 
 @dataclass
