@@ -6,6 +6,7 @@ event log and the backstop — so each records exactly the same thing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from paywindow.errors import StoreUnavailable, WebhookRejected
 
-__all__ = ["ParsedEvent", "event_row", "insert_events", "parse_event"]
+__all__ = ["MAX_CREATED", "MAX_DEPTH", "ParsedEvent", "event_row", "insert_events", "parse_event"]
 
 
 @dataclass(frozen=True)
@@ -31,33 +32,94 @@ class ParsedEvent:
     api_version: str | None
 
 
+#: The latest ``created`` accepted, 2100-01-01T00:00:00Z: the range the processor reads as a time.
+MAX_CREATED = 4_102_444_800
+#: The deepest nesting accepted. Stripe's events nest about ten levels; at 64 every JSON tool
+#: paywindow uses (orjson reads 1024 and writes 255 levels, the stdlib ~1000) handles the body.
+MAX_DEPTH = 64
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def parse_event(body: bytes) -> ParsedEvent:
-    """Read the event envelope from a verified body; reject anything that is not an event."""
+    """Read the event envelope from a verified body; reject anything that is not an event.
+
+    Whatever passes can be stored (the indexed columns' lengths, no control characters, a
+    ``created`` a BIGINT and a datetime hold) and processed (parsed by the same orjson, no NUL
+    in any string, which PostgreSQL refuses in text, nesting within :data:`MAX_DEPTH`).
+    """
     try:
         data: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise WebhookRejected(400, "malformed_json", "body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise WebhookRejected(400, "not_an_event", "body is not a JSON object")
-    event_id, kind, created = data.get("id"), data.get("type"), data.get("created")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-        raise WebhookRejected(400, "not_an_event", "event has no valid 'id'")
-    if not isinstance(kind, str) or not kind or len(kind) > 255:
-        raise WebhookRejected(400, "not_an_event", "event has no valid 'type'")
-    if not isinstance(created, int) or isinstance(created, bool):
-        raise WebhookRejected(400, "not_an_event", "event has no valid 'created'")
+    event = ParsedEvent(
+        id=_text(data.get("id"), "id", 255),
+        type=_text(data.get("type"), "type", 255),
+        created=_created(data.get("created")),
+        account=_optional_text(data.get("account"), "account", 255),
+        livemode=_livemode(data.get("livemode", False)),
+        api_version=_optional_text(data.get("api_version"), "api_version", 64),
+    )
     if not isinstance(data.get("data"), dict):
         raise WebhookRejected(400, "not_an_event", "event has no 'data' object")
-    account = data.get("account")
-    api_version = data.get("api_version")
-    return ParsedEvent(
-        id=event_id,
-        type=kind,
-        created=created,
-        account=account if isinstance(account, str) else None,
-        livemode=bool(data.get("livemode", False)),
-        api_version=api_version if isinstance(api_version, str) else None,
-    )
+    _check_contents(body, data)
+    return event
+
+
+def _invalid(name: str) -> WebhookRejected:
+    return WebhookRejected(400, "not_an_event", f"event has no valid '{name}'")
+
+
+def _text(value: Any, name: str, limit: int) -> str:
+    if not isinstance(value, str) or not value or len(value) > limit or _CONTROL.search(value):
+        raise _invalid(name)
+    return value
+
+
+def _optional_text(value: Any, name: str, limit: int) -> str | None:
+    return None if value is None else _text(value, name, limit)
+
+
+def _created(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_CREATED:
+        raise _invalid("created")
+    return value
+
+
+def _livemode(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid("livemode")
+    return value
+
+
+def _check_contents(body: bytes, data: Any) -> None:
+    """No string holds a NUL and nothing nests deeper than :data:`MAX_DEPTH`.
+
+    Both are decided from the bytes first (a NUL in a JSON string is written ``\\u0000``;
+    depth is at most the number of brackets), so a usual event is never walked.
+    """
+    maybe_nul = b"\\u0000" in body
+    maybe_deep = body.count(b"[") + body.count(b"{") > MAX_DEPTH
+    if not (maybe_nul or maybe_deep):
+        return
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise WebhookRejected(400, "too_deep", f"body nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            if maybe_nul and any("\x00" in key for key in value):
+                raise _nul()
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif maybe_nul and isinstance(value, str) and "\x00" in value:
+            raise _nul()
+
+
+def _nul() -> WebhookRejected:
+    return WebhookRejected(400, "nul_character", "a string in the body holds a NUL character")
 
 
 def event_row(

@@ -10,12 +10,22 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+import stripe
 import uvicorn
 from sqlalchemy import Engine
 
 from paywindow.clock import SystemClock
+from paywindow.observability import RecordingMetrics, configure_metrics
 from paywindow.recorder.app import RecorderConfig, create_app
 from paywindow.stripe_ids import new_id
+
+
+def sign(body: bytes, secret: str, *, at: int | None = None) -> dict[str, str]:
+    """Headers of a delivery Stripe signed with ``secret`` at ``at`` (default: now)."""
+    header = stripe.WebhookSignature.generate_signature_header(
+        body.decode(), secret, timestamp=at or int(time.time())
+    )
+    return {"Stripe-Signature": header, "Content-Type": "application/json; charset=utf-8"}
 
 
 @dataclass
@@ -26,6 +36,10 @@ class Recorder:
 
     def post(self, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.post(f"{self.url}/webhooks/stripe", content=body, headers=headers or {})
+
+    def deliver(self, body: bytes, *, at: int | None = None) -> httpx.Response:
+        """POST ``body`` signed with the first secret, as Stripe would."""
+        return self.post(body, sign(body, self.secrets[0], at=at))
 
 
 def _free_port() -> int:
@@ -49,15 +63,31 @@ def serve_in_thread(app: object) -> Iterator[str]:
     thread.join(10)
 
 
+def recorder_config(engine: Engine, **overrides: object) -> RecorderConfig:
+    """The recorder's config for tests: two secrets, no processor thread."""
+    secrets = [f"whsec_{new_id('t', 32)}", f"whsec_{new_id('t', 32)}"]
+    values: dict[str, object] = {
+        "engine": engine,
+        "clock": SystemClock(),
+        "secrets": secrets,
+        "max_body": 512 * 1024,
+        "run_processor": False,
+    }
+    values.update(overrides)
+    return RecorderConfig(**values)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def recorder(engine: Engine) -> Iterator[Recorder]:
-    secrets = [f"whsec_{new_id('t', 32)}", f"whsec_{new_id('t', 32)}"]
-    config = RecorderConfig(
-        engine=engine,
-        clock=SystemClock(),
-        secrets=secrets,
-        max_body=512 * 1024,
-        run_processor=False,
-    )
+    config = recorder_config(engine)
     for url in serve_in_thread(create_app(config)):
-        yield Recorder(url=url, secrets=secrets, config=config)
+        yield Recorder(url=url, secrets=config.secrets, config=config)
+
+
+@pytest.fixture
+def recorded() -> Iterator[RecordingMetrics]:
+    """Every metric reported while the test runs."""
+    double = RecordingMetrics()
+    previous = configure_metrics(double)
+    yield double
+    configure_metrics(previous)
