@@ -6,6 +6,11 @@ database lock up front instead of failing later on a lock upgrade. A connection 
 ``execution_options(read_only=True)`` begins a plain (deferred) transaction instead, so reads
 never take the write lock. PostgreSQL gets a connect
 timeout and a lock timeout, so a stuck database turns into :class:`StoreUnavailable`, not a hang.
+
+Every engine hides bound parameters (``hide_parameters=True``): they hold buyers' emails, and
+SQLAlchemy would otherwise put them into every error message and into its INFO log. On
+PostgreSQL the server's own ``DETAIL`` (``Failing row contains (...)``) can still carry a value;
+the log redaction filter masks emails there.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ def make_engine(url: str, *, busy_timeout: float = 2.0, pool_size: int = 5) -> E
         max_overflow=pool_size,
         pool_timeout=busy_timeout,
         pool_pre_ping=True,
+        hide_parameters=True,
         connect_args={
             "connect_timeout": max(1, int(busy_timeout)),
             "options": f"-c lock_timeout={int(busy_timeout * 1000)}",
@@ -44,7 +50,11 @@ def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
+    engine = create_engine(
+        url,
+        hide_parameters=True,
+        connect_args={"timeout": busy_timeout, "check_same_thread": False},
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
