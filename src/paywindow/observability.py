@@ -10,8 +10,11 @@ Design:
 - **Logs** are stdlib ``logging`` records written one JSON object per line by
   :class:`JsonFormatter`: timestamp, level, logger, message, plus whatever ids the call passed
   with ``extra=`` (``order_id``, ``event_id``, ...). :class:`RedactingFilter` runs on the
-  handler before formatting and masks anything that looks like a secret or card data, and any
-  literal secret value the shell hands it, so no log line carries one.
+  handler before formatting and masks anything that looks like a secret or a card number (also
+  form- or URL-encoded), and any literal secret value the shell hands it, so no log line
+  carries one. Email addresses keep only their domain (``***@example.com``): the buyer is
+  identified by ``order_id``/``buyer_id``, while the domain still shows a provider-wide
+  pattern (every bounce at one domain, a typo such as ``gmial.com``).
 """
 
 from __future__ import annotations
@@ -224,7 +227,15 @@ _PATTERNS = [
     re.compile(r"\b[A-Za-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"),  # pi_..._secret_...
     re.compile(r"client_secret", re.IGNORECASE),
 ]
-_CARD = re.compile(r"(?<![\dA-Za-z_])\d(?:[ -]?\d){12,18}(?![\dA-Za-z_])")
+# Card numbers as people type them and as form or URL encoding writes them: one unbroken run,
+# or groups joined by one separator. The candidate is a whole run of digit groups; only a
+# Luhn-valid window of it that looks like a card is masked (see _card_spans).
+_SEP = r"(?:%20|[ +._-])"
+_DIGIT_RUN = re.compile(rf"(?:(?<=%20)|(?<![\dA-Za-z_%]))\d++(?:{_SEP}\d++)*+")
+_GROUP = re.compile(rf"({_SEP})?(\d+)")
+_CARD_LEADS = "23456"  # Visa, Mastercard, Amex, Diners, Discover, JCB, UnionPay
+# Local part @ domain, the "@" also URL-encoded; the domain must end in a letters-only label.
+_EMAIL = re.compile(r"(?<![\w.%+'-])[\w.%+'-]+(@|%40)((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")
 
 
 def _luhn(digits: str) -> bool:
@@ -237,19 +248,77 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _mask_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group(0))
-    return _MASK if 13 <= len(digits) <= 19 and _luhn(digits) else match.group(0)
+def _is_card(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and digits[0] in _CARD_LEADS and _luhn(digits)
+
+
+def _card_spans(groups: list[tuple[str, str, int, int]]) -> Iterator[tuple[int, int]]:
+    """Spans of the longest card-like window starting at each group, left to right.
+
+    A window is one group of 13-19 digits, or groups of 3 to 6 digits (the last may be
+    shorter) joined by one separator, as cards are printed: 4-4-4-4, 4-6-5, 4-4-4-4-3.
+    """
+    i = 0
+    while i < len(groups):
+        best, digits = None, ""
+        for j in range(i, len(groups)):
+            sep, run = groups[j][:2]
+            if j > i and (
+                len(run) > 6
+                or not 3 <= len(groups[j - 1][1]) <= 6
+                or (j > i + 1 and sep != groups[i + 1][0])
+            ):
+                break
+            digits += run
+            if len(digits) > 19:
+                break
+            if _is_card(digits):
+                best = j
+        if best is None:
+            i += 1
+            continue
+        yield groups[i][2], groups[best][3]
+        i = best + 1
+
+
+def _mask_cards(match: re.Match[str]) -> str:
+    run = match.group(0)
+    groups = [(m.group(1) or "", m.group(2), m.start(2), m.end(2)) for m in _GROUP.finditer(run)]
+    after = match.string[match.end() : match.end() + 1]
+    if after.isalpha() or after == "_":  # "...5556abc": the last group is part of a word
+        groups.pop()
+    for start, end in reversed(list(_card_spans(groups))):
+        run = run[:start] + _MASK + run[end:]
+    return run
+
+
+def _mask_email(match: re.Match[str]) -> str:
+    return f"***{match.group(1)}{match.group(2)}"
 
 
 def redact(text: str, literals: Iterable[str] = ()) -> str:
-    """``text`` with secrets, tokens, signatures, client secrets and card numbers masked."""
+    """``text`` with secrets, tokens, signatures, client secrets and card numbers masked, and
+    email addresses reduced to their domain (``***@example.com``)."""
     for literal in literals:
         if literal:
             text = text.replace(literal, _MASK)
     for pattern in _PATTERNS:
         text = pattern.sub(_MASK, text)
-    return _CARD.sub(_mask_card, text)
+    if "@" in text or "%40" in text:
+        text = _EMAIL.sub(_mask_email, text)
+    return _DIGIT_RUN.sub(_mask_cards, text)
+
+
+def _redact_value(value: Any, literals: Iterable[str]) -> Any:
+    """A string, or the strings nested in dicts, lists and tuples, redacted (a copy; the JSON
+    line writes tuples as lists anyway)."""
+    if isinstance(value, str):
+        return redact(value, literals)
+    if isinstance(value, Mapping):
+        return {key: _redact_value(item, literals) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item, literals) for item in value]
+    return value
 
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -260,7 +329,8 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
 
 
 class RedactingFilter(logging.Filter):
-    """Masks secrets in a record's message, exception text and string extras, in place."""
+    """Masks secrets in a record's message, exception text and extras (strings, also nested in
+    dicts and lists), in place."""
 
     def __init__(self, literals: Iterable[str] = ()) -> None:
         super().__init__()
@@ -276,8 +346,8 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info, self.literals)
         for key, value in list(record.__dict__.items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, redact(value, self.literals))
+            if key not in _STANDARD and isinstance(value, str | Mapping | list | tuple):
+                setattr(record, key, _redact_value(value, self.literals))
         return True
 
 
