@@ -13,11 +13,31 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from paywindow.errors import StoreUnavailable, WebhookRejected
 
-__all__ = ["MAX_CREATED", "MAX_DEPTH", "ParsedEvent", "event_row", "insert_events", "parse_event"]
+__all__ = [
+    "MAX_CREATED",
+    "MAX_DEPTH",
+    "ParsedEvent",
+    "UnstorableEvent",
+    "event_row",
+    "insert_events",
+    "parse_event",
+]
+
+
+class UnstorableEvent(WebhookRejected):
+    """The database refuses a row as data (a constraint, a value out of range), not an outage.
+
+    Answered 400: the same bytes would be refused again, so "retry later" would be a lie.
+    ``detail`` is the database's word, for the log only.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, "unstorable", "the event log cannot store this event")
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -172,7 +192,9 @@ def insert_events(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:
     This is the recorder's hot path, so it runs two driver-level statements per batch (find
     the ids already logged, insert the rest) instead of per-row ORM-style processing.
     Inside the transaction (``BEGIN IMMEDIATE`` on SQLite; ``ON CONFLICT DO NOTHING`` covers a
-    concurrent writer on PostgreSQL) the answer is exact.
+    concurrent writer on PostgreSQL) the answer is exact. A row the database refuses raises
+    :class:`UnstorableEvent` (nothing of the batch is committed); an outage raises
+    :class:`StoreUnavailable`.
     """
     if not rows:
         return set()
@@ -193,8 +215,19 @@ def insert_events(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:
             new = [row for event_id, row in fresh.items() if event_id not in known]
             if new:
                 conn.exec_driver_sql(_insert_sql(sqlite), [_params(row, sqlite) for row in new])
+    except (DataError, IntegrityError) as exc:
+        raise UnstorableEvent(str(exc.orig)) from exc
     except DBAPIError as exc:
         raise StoreUnavailable(f"could not record events: {exc.orig}") from exc
+    except OverflowError as exc:  # SQLite's driver, for an integer beyond 64 bits
+        raise UnstorableEvent(str(exc)) from exc
+    except KeyError as exc:
+        # store.engine's SQLite begin hook turns a failed BEGIN IMMEDIATE into a KeyError (its
+        # rollback hook has already released the lock); the driver's error is the context.
+        if isinstance(exc.__context__, DBAPIError):
+            cause = exc.__context__
+            raise StoreUnavailable(f"could not record events: {cause.orig}") from cause
+        raise
     return {row["event_id"] for row in new}
 
 

@@ -4,12 +4,17 @@ Each delivery waits for its row to be committed before it is answered, but deliv
 arrive while a commit is in flight share the next one: one transaction, one fsync, many rows.
 That keeps "2xx only after a durable commit" and still takes thousands of events a second on
 SQLite. The database work runs in one worker thread so the event loop keeps accepting requests.
+
+A shared commit that fails for any reason but an outage is retried row by row, so one row the
+database refuses (:class:`~paywindow.eventlog.UnstorableEvent`, a 400) does not fail its
+neighbours; an outage fails the whole batch with :class:`StoreUnavailable` (503 for each).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +23,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from paywindow.errors import StoreUnavailable
-from paywindow.eventlog import insert_events
+from paywindow.eventlog import UnstorableEvent, insert_events
 
 __all__ = ["EventWriter"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,7 +40,8 @@ class EventWriter:
     """Batches rows from concurrent requests into shared commits.
 
     ``await writer.submit(row)`` returns True when the row was new, False when its event id
-    was already in the log, and raises :class:`StoreUnavailable` if the commit failed.
+    was already in the log; it raises :class:`StoreUnavailable` if the database was out,
+    :class:`UnstorableEvent` if it refused this row, and whatever a bug raised.
     ``on_commit`` is called (in the worker thread) after every commit that added rows.
     """
 
@@ -77,21 +85,33 @@ class EventWriter:
             await self._commit(batch)
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        try:
-            inserted = await asyncio.to_thread(self._write, [p.row for p in batch])
-        except Exception as exc:
-            error = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(error)
-            return
-        claimed: set[str] = set()
-        for pending in batch:
-            event_id = pending.row["event_id"]
-            is_new = event_id in inserted and event_id not in claimed
-            claimed.add(event_id)
-            if not pending.future.done():
-                pending.future.set_result(is_new)
+        if len(batch) > 1:
+            try:
+                inserted = await asyncio.to_thread(self._write, [p.row for p in batch])
+            except StoreUnavailable as exc:
+                _fail(batch, exc)
+                return
+            except Exception as exc:
+                log.warning("group commit of %d rows failed (%r); row by row now", len(batch), exc)
+            else:
+                _resolve(batch, inserted)
+                return
+        await self._commit_each(batch)
+
+    async def _commit_each(self, batch: list[_Pending]) -> None:
+        for index, pending in enumerate(batch):
+            try:
+                inserted = await asyncio.to_thread(self._write, [pending.row])
+            except StoreUnavailable as exc:  # the database went away: no use trying the rest
+                _fail(batch[index:], exc)
+                return
+            except Exception as exc:
+                if isinstance(exc, UnstorableEvent):
+                    extra = {"event_id": pending.row["event_id"]}
+                    log.warning("event refused by the database: %s", exc.detail, extra=extra)
+                _fail([pending], exc)
+            else:
+                _resolve([pending], inserted)
 
     def _write(self, rows: list[dict[str, Any]]) -> set[str]:
         with self._lock:
@@ -99,3 +119,20 @@ class EventWriter:
         if inserted and self._on_commit is not None:
             self._on_commit()
         return inserted
+
+
+def _fail(batch: list[_Pending], error: BaseException) -> None:
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(error)
+
+
+def _resolve(batch: list[_Pending], inserted: set[str]) -> None:
+    """True for the first row of each new event id, False for the rest (duplicates)."""
+    claimed: set[str] = set()
+    for pending in batch:
+        event_id = pending.row["event_id"]
+        is_new = event_id in inserted and event_id not in claimed
+        claimed.add(event_id)
+        if not pending.future.done():
+            pending.future.set_result(is_new)
