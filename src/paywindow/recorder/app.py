@@ -4,7 +4,9 @@ Order of trust (dj-stripe's lesson): check size, then verify the signature with 
 then check the envelope, then commit the raw bytes exactly as received. Applying the event to
 orders happens later, in the processor. A delivery is answered 2xx only after its row (or an
 earlier row with the same event id) is committed; if the database cannot take it in time the
-answer is 503 and Stripe delivers again. Nothing a client sends can produce a 500.
+answer is 503 and Stripe delivers again. A bug answers 500 with a correlation id (Stripe
+delivers again too); nothing a client sends produces a 5xx. Every 5xx is reported and kept
+(:mod:`paywindow.recorder.server_errors`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from starlette.responses import JSONResponse, Response
 from paywindow.clock import Clock
 from paywindow.payments.runner import ProcessorThread
 from paywindow.recorder.orders_api import OrdersService, install_orders_api
+from paywindow.recorder.server_errors import (
+    TRANSIENT_ERRORS,
+    ServerErrorLog,
+    ServerErrors,
+    error_body,
+    noted,
+)
 from paywindow.recorder.webhook import WebhookEndpoint
 from paywindow.recorder.writer import EventWriter
 
@@ -63,9 +72,11 @@ def create_app(config: RecorderConfig) -> WebhookEndpoint:
         else None
     )
     writer = EventWriter(config.engine, on_commit=processor.wake if processor else None)
+    kept = ServerErrorLog(config.engine, config.clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        kept.start()
         await writer.start()
         if processor is not None:
             processor.start()
@@ -75,6 +86,7 @@ def create_app(config: RecorderConfig) -> WebhookEndpoint:
             if processor is not None:
                 processor.stop()
             await writer.stop()
+            kept.stop()
 
     app = FastAPI(title="paywindow", lifespan=lifespan, openapi_url=None, docs_url=None)
     app.state.config = config
@@ -92,22 +104,23 @@ def create_app(config: RecorderConfig) -> WebhookEndpoint:
     _install_error_handlers(app)
     if config.orders is not None:
         install_orders_api(app, config.orders)
-    return WebhookEndpoint(app, config, writer)
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return WebhookEndpoint(app, config, writer, ServerErrors(config.counters, kept))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    """The exception -> HTTP map of every route: 4xx as raised, 503 transient, 500 a bug."""
+
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
+        body = error_body(code, str(exc.detail))
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
-    async def unexpected(_request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error in the recorder", exc_info=exc)
-        return _error(503, "unavailable", "temporary failure; retry later")
+    async def failed(request: Request, exc: Exception) -> Response:
+        status, body = noted(request.scope, exc)
+        return JSONResponse(body, status_code=status)
 
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
+    for transient in TRANSIENT_ERRORS:
+        app.add_exception_handler(transient, failed)
+    app.add_exception_handler(Exception, failed)

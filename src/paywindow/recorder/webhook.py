@@ -12,11 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import orjson
-
 from paywindow.errors import StoreUnavailable, WebhookRejected
 from paywindow.eventlog import event_row, parse_event
 from paywindow.observability import metrics
+from paywindow.recorder.server_errors import ServerErrors, error_body, noted, respond
 from paywindow.recorder.verify import verify_signature
 from paywindow.recorder.writer import EventWriter
 
@@ -34,20 +33,33 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class WebhookEndpoint:
-    """ASGI app: the webhook path handled here, any other request handed to ``inner``."""
+    """ASGI app: the webhook path handled here, any other request handed to ``inner``.
 
-    def __init__(self, inner: ASGIApp, config: Any, writer: EventWriter) -> None:
+    Both go through ``errors`` (:class:`ServerErrors`), which reports every 5xx answer.
+    """
+
+    def __init__(
+        self, inner: ASGIApp, config: Any, writer: EventWriter, errors: ServerErrors
+    ) -> None:
         self.inner = inner
         self.config = config
         self.writer = writer
+        self.errors = errors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != WEBHOOK_PATH:
+        if scope["type"] != "http":
             await self.inner(scope, receive, send)
-            return
+        elif scope["path"] != WEBHOOK_PATH:
+            await self.errors(self.inner, scope, receive, send)
+        else:
+            scope["paywindow.route"] = WEBHOOK_PATH
+            await self.errors(self._webhook, scope, receive, send)
+
+    async def _webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
         counters = self.config.counters
         counters["webhooks.received"] += 1
         metrics().increment("webhooks.received")
+        allow = ""
         try:
             status, payload = await self._record(scope, receive)
         except WebhookRejected as exc:
@@ -55,16 +67,14 @@ class WebhookEndpoint:
             counters[f"webhooks.rejected.{exc.reason}"] += 1
             metrics().increment("webhooks.rejected", tags={"reason": exc.reason})
             log.info("webhook rejected: %s", exc.reason, extra={"reason": exc.reason})
-            status, payload = exc.status, _error(exc.reason, exc.message)
-        except StoreUnavailable as exc:
-            counters["webhooks.unavailable"] += 1
-            metrics().increment("webhooks.unavailable")
-            log.warning("webhook not recorded, database unavailable: %s", exc)
-            status, payload = 503, _error("unavailable", "could not record the event; retry later")
-        except Exception:  # a bug must still not lose the event: 503 makes Stripe redeliver
-            log.exception("unexpected error while recording a webhook")
-            status, payload = 503, _error("unavailable", "temporary failure; retry later")
-        await _respond(send, status, payload)
+            status, payload = exc.status, error_body(exc.reason, exc.message)
+            allow = "POST" if status == 405 else ""
+        except Exception as exc:  # answered 503 (transient) or 500 (a bug): Stripe redelivers
+            if isinstance(exc, StoreUnavailable):
+                counters["webhooks.unavailable"] += 1
+                metrics().increment("webhooks.unavailable")
+            status, payload = noted(scope, exc)
+        await respond(send, status, payload, allow)
 
     async def _record(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
         if scope["method"] != "POST":
@@ -113,22 +123,3 @@ async def _read_body(receive: Receive, declared: bytes | None, limit: int) -> by
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
-
-
-async def _respond(send: Send, status: int, payload: dict[str, Any]) -> None:
-    body = orjson.dumps(payload)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

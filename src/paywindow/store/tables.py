@@ -395,3 +395,19 @@ retry_attempts = Table(
     UniqueConstraint("order_id", "number", name="uq_retry_attempts_order_id"),
     Index("ix_retry_attempts_due", "status", "due_at"),
 )
+
+
+# --- server errors ----------------------------------------------------------------------------
+
+# Every 5xx answer, kept best-effort by the web shell for the server-errors alert (30 days).
+server_errors = Table(
+    "server_errors",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("correlation_id", String(32)),
+    Column("status", Integer, nullable=False),
+    Column("route", String(255), nullable=False),
+    Column("error", String(255)),
+    Column("at", _Ts, nullable=False),
+    Index("ix_server_errors_at", "at"),
+)
