@@ -222,6 +222,8 @@ _PATTERNS = [
     re.compile(r"\bwhsec_[A-Za-z0-9+/=_-]+"),
     re.compile(r"\bBearer\s+[^\s\"',;]+", re.IGNORECASE),
     re.compile(r"\bt=\d+(?:,\s*v\d+=[0-9A-Za-z]+)+"),  # a Stripe-Signature value
+    # what is left of one when a log (SQLAlchemy's row log) truncated its "t=..." head away
+    re.compile(r"\b(?:[0-9a-f]{16,},\s*)?v\d+=[0-9a-f]{16,}"),
     re.compile(r"stripe[-_]signature[\"']?\s*[:=]\s*[\"']?[^\"'\s,}]+", re.IGNORECASE),
     re.compile(r"client_secret[\"']?\s*[:=]\s*[\"']?[^\"'\s,}]*", re.IGNORECASE),
     re.compile(r"\b[A-Za-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"),  # pi_..._secret_...

@@ -1,4 +1,5 @@
-"""Fixtures: the metrics test double configured for one test, and JSON logs into a buffer."""
+"""Fixtures: the metrics test double configured for one test, JSON logs into a buffer, and the
+libraries' own loggers turned up."""
 
 from __future__ import annotations
 
@@ -30,3 +31,16 @@ def json_logs() -> Iterator[io.StringIO]:
     yield buffer
     root.removeHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture
+def library_debug_logs(json_logs: io.StringIO) -> Iterator[io.StringIO]:
+    """``json_logs`` with SQLAlchemy's engine log (statements, parameters, rows) and the Stripe
+    SDK's (request bodies, response bodies) at DEBUG, as on-call would turn them on."""
+    loggers = [logging.getLogger(name) for name in ("sqlalchemy.engine", "stripe")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    yield json_logs
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)

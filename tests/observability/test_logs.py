@@ -55,6 +55,16 @@ CARD = "4242424242424242"
         pytest.param("Authorization: Bearer tok-123.abc", "Bearer ", id="bearer"),
         pytest.param("sig t=1700000000,v1=5257a869e7,v0=6ffbb59b2300", "v1=5257", id="signature"),
         pytest.param("{'stripe-signature': 'whatever'}", "whatever", id="signature-header"),
+        pytest.param(
+            "'... (8 characters truncated) ... 08fdf89a0d0807f1e457f3fc13,v0=2cac2066c87dc385f2ac'",
+            "2cac2066",
+            id="truncated-signature",
+        ),
+        pytest.param(
+            "'... (8 characters truncated) ... 08fdf89a0d0807f1e457f3fc13,v0=2cac2066c87dc385f2ac'",
+            "08fdf89a",
+            id="truncated-signature-tail",
+        ),
         pytest.param('{"client_secret": "pi_3Mt_secret_YrKJUK"}', "client_secret", id="cs"),
         pytest.param("pi_3MtwBw_secret_YrKJUKribcBjcG8", "_secret_", id="cs-value"),
         pytest.param(f"card {CARD} declined", CARD, id="card"),
