@@ -24,6 +24,7 @@ from tests.factories import NOW
 from tests.recorder.conftest import serve_in_thread
 
 TOKEN = "test-token-" + new_id("t", 16)
+SUPPORT_TOKEN = "test-support-" + new_id("t", 16)
 
 
 @dataclass
@@ -39,9 +40,14 @@ class World:
     def stripe(self) -> Any:
         return self.sandbox.client()
 
-    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {TOKEN}", **kwargs.pop("headers", {})}
+    def api(self, method: str, path: str, *, token: str = TOKEN, **kwargs: Any) -> httpx.Response:
+        """Call the order API as the marketplace app (or with another ``token``)."""
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         return httpx.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def support(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Call the order API as support (the support token)."""
+        return self.api(method, path, token=SUPPORT_TOKEN, **kwargs)
 
     def create(self, order_id: str, /, **overrides: Any) -> httpx.Response:
         return self.api("POST", "/v1/orders", json=order_body(order_id, self.seller, **overrides))
@@ -91,7 +97,12 @@ def build_world(
         seller = client.v1.accounts.create(params={"type": "express"}).id
         secret = "whsec_" + new_id("w", 24)
         service = OrdersService(
-            engine=engine, client=client, policy=policy(window), clock=clock, token=TOKEN
+            engine=engine,
+            client=client,
+            policy=policy(window),
+            clock=clock,
+            token=TOKEN,
+            support_token=SUPPORT_TOKEN,
         )
         config = RecorderConfig(
             engine=engine, clock=clock, secrets=[secret], run_processor=False, orders=service

@@ -151,12 +151,20 @@ def _orders_service(settings: Settings, engine: Engine) -> Any:
 
     if not settings.api_token:
         err.print("[yellow]warning:[/] PAYWINDOW_API_TOKEN is empty: the order API answers 401")
+    if not settings.support_token:
+        err.print(
+            "[yellow]warning:[/] PAYWINDOW_SUPPORT_TOKEN is empty: support routes "
+            "(POST /v1/orders/{id}/retry) answer 401"
+        )
     return OrdersService(
         engine=engine,
         client=stripe_from(settings) if settings.stripe_api_key else None,
         policy=checkout_policy(settings),
         clock=SystemClock(),
         token=settings.api_token.get_secret_value() if settings.api_token else None,
+        support_token=(
+            settings.support_token.get_secret_value() if settings.support_token else None
+        ),
         max_body=settings.api_max_body,
         receipts=_receipts_service(settings, engine),
     )

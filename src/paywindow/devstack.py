@@ -87,6 +87,7 @@ def run_stack(console: Console, *, serve_port: int = 8000, prefect_port: int = 4
         DO_NOT_TRACK="1",
     )
     env.setdefault("PAYWINDOW_API_TOKEN", secrets.token_urlsafe(24))
+    env.setdefault("PAYWINDOW_SUPPORT_TOKEN", secrets.token_urlsafe(24))
     secret = env.setdefault("PAYWINDOW_STRIPE_WEBHOOK_SECRETS", "whsec_" + secrets.token_hex(24))
     stack = Stack(console, env, logs)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -117,6 +118,8 @@ def run_stack(console: Console, *, serve_port: int = 8000, prefect_port: int = 4
             f"  Prefect UI   http://127.0.0.1:{prefect_port}\n"
             f"  order API    http://127.0.0.1:{serve_port}/v1/orders  "
             f"(Authorization: Bearer {env['PAYWINDOW_API_TOKEN']})\n"
+            f"  support      http://127.0.0.1:{serve_port}/v1/orders/{{id}}/retry  "
+            f"(Authorization: Bearer {env['PAYWINDOW_SUPPORT_TOKEN']})\n"
             f"  webhooks     http://127.0.0.1:{serve_port}/webhooks/stripe\n"
             f"  logs         {logs}\n"
             "Ctrl-C stops everything."

@@ -51,7 +51,14 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(
         default=None, description="Base URL of the Stripe API; the sandbox's URL when offline."
     )
-    api_token: SecretStr | None = Field(default=None, description="Bearer token for /v1/orders.")
+    api_token: SecretStr | None = Field(
+        default=None, description="The marketplace app's bearer token for /v1/orders."
+    )
+    support_token: SecretStr | None = Field(
+        default=None,
+        description="Support's bearer token: reads orders and runs support actions (/retry); "
+        "must differ from the API token.",
+    )
     payment_window: timedelta = Field(
         default=timedelta(hours=24),
         description="Time a buyer has to pay: an ISO-8601 duration (PT24H) or seconds.",

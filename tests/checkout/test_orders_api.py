@@ -200,10 +200,11 @@ def test_no_token_configured_refuses_everything(world: World) -> None:
     assert response.status_code == 401
 
 
-def test_manual_retry_is_mounted_behind_the_token(world: World) -> None:
+def test_manual_retry_is_mounted_behind_the_support_token(world: World) -> None:
     assert httpx.post(world.url + "/v1/orders/ord_r/retry").status_code == 401
-    missing = world.api("POST", "/v1/orders/ord_r/retry")
+    assert world.api("POST", "/v1/orders/ord_r/retry").status_code == 403  # the app token
+    missing = world.support("POST", "/v1/orders/ord_r/retry")
     assert missing.status_code == 404
     world.create("ord_r")
-    nothing_to_retry = world.api("POST", "/v1/orders/ord_r/retry")
+    nothing_to_retry = world.support("POST", "/v1/orders/ord_r/retry")
     assert nothing_to_retry.status_code == 409

@@ -8,24 +8,24 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from paywindow.payments.retry_api import router
+from paywindow.cli import _orders_service
+from paywindow.errors import ConfigError
 from paywindow.payments.retry_cli import retry_app
-from tests.recorder.conftest import serve_in_thread
+from paywindow.recorder.orders_api import OrdersService
+from paywindow.settings import load_settings
 from tests.retries.helpers import attempts_of, failed_order, links, run, state_of
-from tests.world import World
+from tests.world import SUPPORT_TOKEN, TOKEN, World, policy
 
 
 @pytest.fixture
 def api(world: World) -> Iterator[httpx.Client]:
-    app = FastAPI()
-    app.state.orders = world.service
-    app.include_router(router)
-    for url in serve_in_thread(app):
-        with httpx.Client(base_url=url, timeout=30) as client:
-            yield client
+    """The served app, called as support (the support token, through the real auth)."""
+    auth = {"Authorization": f"Bearer {SUPPORT_TOKEN}"}
+    with httpx.Client(base_url=world.url, headers=auth, timeout=30) as client:
+        yield client
 
 
 def test_manual_retry_runs_the_next_attempt_now_within_the_limits(
@@ -59,6 +59,63 @@ def test_manual_retry_after_the_deadline_is_refused(world: World, api: httpx.Cli
     world.advance(timedelta(hours=24, seconds=1))
     answer = api.post("/v1/orders/ord_late/retry")
     assert answer.status_code == 409, answer.text
+
+
+def test_manual_retry_takes_the_support_token_not_the_app_token(world: World) -> None:
+    failed_order(world, "ord_auth")
+    world.advance(timedelta(minutes=10))
+    as_app = world.api("POST", "/v1/orders/ord_auth/retry")
+    assert as_app.status_code == 403, as_app.text
+    error = as_app.json()["error"]
+    assert error["code"] == "forbidden"
+    assert "PAYWINDOW_SUPPORT_TOKEN" in error["message"]
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": SUPPORT_TOKEN}):
+        refused = httpx.post(world.url + "/v1/orders/ord_auth/retry", headers=headers)
+        assert refused.status_code == 401, (headers, refused.text)
+        assert refused.headers["www-authenticate"] == "Bearer"
+    assert links(world) == []  # nothing ran
+    ran = world.support("POST", "/v1/orders/ord_auth/retry")
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["outcome"] == "link_sent"
+    assert len(links(world)) == 1
+
+
+def test_the_support_token_reads_orders_but_does_not_open_or_reopen_them(world: World) -> None:
+    world.create("ord_look")
+    look = world.support("GET", "/v1/orders/ord_look")
+    assert look.status_code == 200 and look.json()["state"] == "awaiting_payment"
+    receipt = world.support("GET", "/v1/orders/ord_look/receipt")
+    assert receipt.json()["error"]["code"] == "receipts_unavailable"  # past the auth: no store
+    create = world.support("POST", "/v1/orders", json={"order_id": "ord_support"})
+    reopen = world.support("POST", "/v1/orders/ord_look/checkout")
+    for answer in (create, reopen):
+        assert answer.status_code == 403, answer.text
+        assert "PAYWINDOW_API_TOKEN" in answer.json()["error"]["message"]
+
+
+def test_without_a_support_token_support_routes_refuse_everyone(world: World) -> None:
+    failed_order(world, "ord_none_set")
+    world.service.support_token = None
+    assert world.support("POST", "/v1/orders/ord_none_set/retry").status_code == 401
+    assert world.support("GET", "/v1/orders/ord_none_set").status_code == 401
+    assert world.api("POST", "/v1/orders/ord_none_set/retry").status_code == 403
+    assert world.api("GET", "/v1/orders/ord_none_set").status_code == 200
+
+
+def test_the_support_token_must_differ_from_the_app_token(world: World) -> None:
+    with pytest.raises(ConfigError, match="must differ"):
+        OrdersService(world.engine, None, policy(), world.clock, token=TOKEN, support_token=TOKEN)
+
+
+def test_serve_warns_when_no_support_token_is_set(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = _orders_service(load_settings(api_token="a" * 24), engine)
+    assert (service.token, service.support_token) == ("a" * 24, None)
+    assert "PAYWINDOW_SUPPORT_TOKEN is empty" in capsys.readouterr().err
+    both = _orders_service(load_settings(api_token="a" * 24, support_token="s" * 24), engine)
+    assert both.support_token == "s" * 24
+    assert "PAYWINDOW_SUPPORT_TOKEN" not in capsys.readouterr().err
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """``POST /v1/orders/{id}/retry``: support's manual retry over the order API.
 
-The lead mounts :data:`router` behind the bearer-token dependency; it reads the
-``OrdersService`` from ``request.app.state.orders``. Errors use the order API's shape
-``{"error": {"code", "message"}}``.
+``install_orders_api`` mounts :data:`router` behind the support token
+(``PAYWINDOW_SUPPORT_TOKEN``; the app token gets 403); it reads the ``OrdersService`` from
+``request.app.state.orders``. Errors use the order API's shape ``{"error": {"code", "message"}}``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,14 @@
-"""The order API the marketplace app calls (bearer token): open orders, read them, reopen
-checkout. Thin: validation here, the work in :mod:`paywindow.payments.orders`."""
+"""The order API the marketplace backend calls (bearer token): open orders, read them, reopen
+checkout; support retries them. Thin: validation here, the work in
+:mod:`paywindow.payments.orders`.
+
+Two credentials, compared as bytes in constant time: the app token (``PAYWINDOW_API_TOKEN``)
+creates, reads and reopens orders and reads receipts; the support token
+(``PAYWINDOW_SUPPORT_TOKEN``) reads orders and receipts and runs support actions (``/retry``).
+A missing or unknown token is 401; a known token on a route it may not call is 403. Nothing a
+client sends reaches the database unless it could be valid: strings with control characters
+are 422 naming the field, a path id that cannot exist is 404.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +16,41 @@ import hmac
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Annotated, Any
 
 import stripe
-from babel.numbers import list_currencies
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from paywindow.clock import Clock
 from paywindow.errors import (
+    ConfigError,
     Conflict,
     GatewayRejected,
     GatewayUnavailable,
     InvalidRequest,
     NotFound,
 )
-from paywindow.payments.orders import (
-    CheckoutPolicy,
-    LineItem,
-    OrderRequest,
-    ensure_checkout,
-    open_order,
-    order_view,
+from paywindow.payments.orders import CheckoutPolicy, ensure_checkout, open_order, order_view
+from paywindow.recorder.orders_input import OrderIn
+from paywindow.recorder.orders_schema import (
+    ORDER_ID_PATTERN,
+    OrderView,
+    ReceiptPending,
+    ReceiptView,
+    RetryError,
+    RetryView,
+    errors,
+    openapi_document,
 )
 
 __all__ = ["OrdersService", "install_orders_api"]
 
-_CURRENCIES = frozenset(code.lower() for code in list_currencies())
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
+_ORDER_ID = re.compile(ORDER_ID_PATTERN)
 _STRIPE_FIELDS = {
     "payment_intent_data[transfer_data][destination]": "seller_account",
     "payment_intent_data[application_fee_amount]": "application_fee_amount",
@@ -50,101 +63,81 @@ _STRIPE_FIELDS = {
 
 @dataclass
 class OrdersService:
-    """What the order API needs; ``client`` is None when no Stripe key is configured."""
+    """What the order API needs; ``client`` is None when no Stripe key is configured.
+
+    ``token`` is the marketplace app's credential, ``support_token`` support's; either may be
+    None (its routes then answer 401), and they must differ.
+    """
 
     engine: Engine
     client: stripe.StripeClient | None
     policy: CheckoutPolicy
     clock: Clock
     token: str | None
+    support_token: str | None = None
     max_body: int = 64 * 1024
     receipts: Any | None = None  # a paywindow.receipts.service.ReceiptService
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class BuyerIn(_Strict):
-    id: str = Field(min_length=1, max_length=255)
-    email: str | None = Field(default=None, max_length=320)
-    customer: str | None = Field(default=None, pattern=r"^cus_[A-Za-z0-9]+$")
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError("is not an email address")
-        return value
-
-
-class LineIn(_Strict):
-    name: str = Field(min_length=1, max_length=250)
-    unit_amount: StrictInt = Field(gt=0, le=99_999_999)
-    quantity: StrictInt = Field(default=1, ge=1, le=1000)
-
-
-class OrderIn(_Strict):
-    order_id: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
-    buyer: BuyerIn
-    seller_account: str = Field(pattern=r"^acct_[A-Za-z0-9]{1,100}$")
-    seller_name: str | None = Field(default=None, max_length=255)
-    currency: str = Field(min_length=3, max_length=3)
-    application_fee_amount: StrictInt = Field(ge=0)
-    line_items: list[LineIn] = Field(min_length=1, max_length=100)
-    amount_total: StrictInt | None = None
-    locale: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str) -> str:
-        if value.lower() not in _CURRENCIES:
-            raise ValueError(f"unknown currency {value!r}")
-        return value.lower()
-
-    @model_validator(mode="after")
-    def _amounts(self) -> OrderIn:
-        total = sum(line.unit_amount * line.quantity for line in self.line_items)
-        if self.amount_total is not None and self.amount_total != total:
-            raise InvalidRequest(
-                f"amount_total {self.amount_total} does not match the line items ({total})",
-                "amount_total",
+    def __post_init__(self) -> None:
+        if self.token and self.token == self.support_token:
+            raise ConfigError(
+                "PAYWINDOW_SUPPORT_TOKEN must differ from PAYWINDOW_API_TOKEN: "
+                "support's routes would be open to the marketplace app"
             )
-        if self.application_fee_amount > total:
-            raise InvalidRequest(
-                f"application_fee_amount {self.application_fee_amount} is larger than "
-                f"the order amount {total}",
-                "application_fee_amount",
-            )
-        return self
-
-    def to_request(self) -> OrderRequest:
-        return OrderRequest(
-            order_id=self.order_id,
-            buyer_id=self.buyer.id,
-            buyer_email=self.buyer.email,
-            customer=self.buyer.customer,
-            seller_account=self.seller_account,
-            seller_name=self.seller_name,
-            currency=self.currency,
-            application_fee_amount=self.application_fee_amount,
-            lines=tuple(LineItem(li.name, li.unit_amount, li.quantity) for li in self.line_items),
-            locale=self.locale,
-        )
 
 
-def _service(request: Request) -> OrdersService:
-    service: OrdersService = request.app.state.orders
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    expected = service.token
-    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(token, expected):
-        raise _Unauthorized()
-    return service
+_APP, _SUPPORT = "app", "support"
+
+
+def _caller(request: Request, service: OrdersService) -> str | None:
+    """Which credential the request carries: "app", "support" or None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    given = token.encode("latin-1")  # Starlette decoded the header as latin-1: the bytes sent
+    caller = None
+    for role, expected in ((_APP, service.token), (_SUPPORT, service.support_token)):
+        if expected and hmac.compare_digest(given, expected.encode()):
+            caller = role
+    return caller
+
+
+def _allow(*roles: str) -> Callable[[Request], OrdersService]:
+    """A dependency: the caller holds one of ``roles``, and any path order id could exist."""
+
+    def dependency(request: Request) -> OrdersService:
+        service: OrdersService = request.app.state.orders
+        caller = _caller(request, service)
+        if caller is None:
+            raise _Unauthorized()
+        if caller not in roles:
+            raise _Forbidden(caller)
+        order_id = request.path_params.get("order_id")
+        if order_id is not None and not _ORDER_ID.fullmatch(order_id):
+            raise NotFound(f"no such order: order ids match {ORDER_ID_PATTERN}")
+        return service
+
+    return dependency
+
+
+_app_only = _allow(_APP)
+_reader = _allow(_APP, _SUPPORT)
+_support_only = _allow(_SUPPORT)
 
 
 class _Unauthorized(Exception):
     pass
+
+
+class _Forbidden(Exception):
+    def __init__(self, caller: str) -> None:
+        super().__init__(
+            "the app token (PAYWINDOW_API_TOKEN) cannot call support routes; "
+            "use the support token (PAYWINDOW_SUPPORT_TOKEN)"
+            if caller == _APP
+            else "the support token (PAYWINDOW_SUPPORT_TOKEN) reads orders and retries them; "
+            "creating orders and reopening checkout take the app token (PAYWINDOW_API_TOKEN)"
+        )
 
 
 class _NoReceipts(Exception):
@@ -153,14 +146,15 @@ class _NoReceipts(Exception):
 
 def _receipts(request: Request) -> None:
     """Auth for the receipt route, and hand it the receipt service (set on the app state)."""
-    service = _service(request)
+    service = _reader(request)
     if service.receipts is None:
         raise _NoReceipts()
     request.app.state.receipts = service.receipts
     request.app.state.clock = service.clock
 
 
-Service = Annotated[OrdersService, Depends(_service)]
+AppService = Annotated[OrdersService, Depends(_app_only)]
+ReaderService = Annotated[OrdersService, Depends(_reader)]
 
 router = APIRouter(prefix="/v1/orders")
 
@@ -171,8 +165,17 @@ def _client(service: OrdersService) -> stripe.StripeClient:
     return service.client
 
 
-@router.post("")
-def create_order(body: OrderIn, service: Service) -> JSONResponse:
+@router.post(
+    "",
+    responses={
+        200: {"model": OrderView, "description": "The same body again: the same order."},
+        201: {"model": OrderView, "description": "Opened, with its Checkout Session."},
+        **errors(
+            400, 401, 403, 409, 413, 422, 502, 503, e409="The order_id exists with another body."
+        ),
+    },
+)
+def create_order(body: OrderIn, service: AppService) -> JSONResponse:
     """Open an order and its Checkout Session (idempotent on ``order_id``)."""
     now = service.clock.now()
     view, created = open_order(
@@ -181,14 +184,27 @@ def create_order(body: OrderIn, service: Service) -> JSONResponse:
     return JSONResponse(view, status_code=201 if created else 200)
 
 
-@router.get("/{order_id}")
-def get_order(order_id: str, service: Service) -> dict[str, Any]:
+@router.get(
+    "/{order_id}",
+    response_model=None,
+    responses={200: {"model": OrderView}, **errors(401, 404, 413, 503)},
+)
+def get_order(order_id: str, service: ReaderService) -> dict[str, Any]:
     """State, deadline, server time and seconds remaining, attempts, receipt link."""
     return _view(service, order_id)
 
 
-@router.post("/{order_id}/checkout")
-def reopen_checkout(order_id: str, service: Service) -> dict[str, Any]:
+@router.post(
+    "/{order_id}/checkout",
+    response_model=None,
+    responses={
+        200: {"model": OrderView, "description": "The order, with a payable checkout_url."},
+        **errors(
+            401, 403, 404, 409, 413, 422, 502, 503, e409="The order is paid or its window closed."
+        ),
+    },
+)
+def reopen_checkout(order_id: str, service: AppService) -> dict[str, Any]:
     """The buyer reopened the webview: the open session if still valid, else a new one."""
     ensure_checkout(service.engine, _client(service), order_id, service.policy, service.clock.now())
     return _view(service, order_id)
@@ -243,6 +259,9 @@ def _handlers() -> dict[type[Exception], Callable[[Request, Exception], Awaitabl
     async def unauthorized(_r: Request, _e: Exception) -> JSONResponse:
         return _error(401, "unauthorized", "missing or wrong bearer token")
 
+    async def forbidden(_r: Request, e: Exception) -> JSONResponse:
+        return _error(403, "forbidden", str(e))
+
     async def no_receipts(_r: Request, _e: Exception) -> JSONResponse:
         return _error(503, "receipts_unavailable", "no receipt store is configured")
 
@@ -268,6 +287,7 @@ def _handlers() -> dict[type[Exception], Callable[[Request, Exception], Awaitabl
     return {
         RequestValidationError: _validation,
         _Unauthorized: unauthorized,
+        _Forbidden: forbidden,
         _NoReceipts: no_receipts,
         NotFound: not_found,
         Conflict: conflict,
@@ -284,21 +304,58 @@ ASGIApp = Callable[
 
 
 def install_orders_api(app: FastAPI, service: OrdersService) -> None:
-    """Mount the order API on ``app`` with its error handlers and body-size limit."""
+    """Mount the order API on ``app`` with its auth, error handlers, body-size limit and
+    its OpenAPI document (``GET /v1/openapi.json``, behind either token)."""
     from paywindow.payments.retry_api import router as retry_router
     from paywindow.receipts.api import router as receipts_router
 
     app.state.orders = service
     app.include_router(router)
-    app.include_router(retry_router, dependencies=[Depends(_service)])
-    app.include_router(receipts_router, dependencies=[Depends(_receipts)])
+    app.include_router(
+        retry_router,
+        dependencies=[Depends(_support_only)],
+        responses={
+            200: {"model": RetryView, "description": "The retry ran; the plan after it."},
+            **errors(401, 403, 404, 409, 413, 502, e409=_RETRY_409),
+            **errors(503, model=RetryError),
+        },
+    )
+    app.include_router(
+        receipts_router,
+        dependencies=[Depends(_receipts)],
+        responses={
+            200: {"model": ReceiptView, "description": "Signed links to the receipt and notes."},
+            202: {"model": ReceiptPending, "description": "Being rendered; see Retry-After."},
+            **errors(401, 404, 409, 413, 503, e409="The order is not paid: no receipt."),
+        },
+    )
     for exc_type, handler in _handlers().items():
         app.add_exception_handler(exc_type, handler)
     app.add_middleware(_BodyLimit, limit=service.max_body)
+    document: dict[str, Any] = {}
+
+    def openapi(_service: ReaderService) -> JSONResponse:
+        if not document:  # built on first use, once every /v1 route is mounted
+            routes = [r for r in app.routes if isinstance(r, APIRoute) and _documented(r)]
+            document.update(openapi_document(routes, version("paywindow")))
+        return JSONResponse(document)
+
+    app.add_api_route("/v1/openapi.json", openapi, methods=["GET"], include_in_schema=False)
+
+
+_RETRY_409 = "No failed payment, the plan is closed or used up, or an attempt is running."
+
+
+def _documented(route: APIRoute) -> bool:
+    return route.path.startswith("/v1/") and route.include_in_schema
 
 
 class _BodyLimit:
-    """413 for an order-API body over the limit, declared or streamed."""
+    """413 for an order-API body over the limit, declared or streamed.
+
+    A streamed (chunked) body is read whole, up to the limit, before the app sees it: once the
+    app is reading, an oversized body could only end as a parse error.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -312,17 +369,29 @@ class _BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await _reject_too_large(send, self.limit)
             return
-        seen = 0
-
-        async def limited() -> Any:
-            nonlocal seen
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise InvalidRequest(f"body larger than {self.limit} bytes", "body")
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await _reject_too_large(send, self.limit)
+                return
+            more = message.get("more_body", False)
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-        await self.app(scope, limited, send)
+
+def _replay(body: bytes, receive: Any) -> Callable[[], Awaitable[Any]]:
+    """A ``receive`` that hands over ``body`` once, then the client's own messages."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Any:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 async def _reject_too_large(send: Any, limit: int) -> None:
