@@ -1,11 +1,12 @@
 """Alerts: the documented set, the conditions that raise them, and their Prefect automations.
 
 Design:
-- Four alerts (:data:`ALERTS`), each a Prefect automation named ``paywindow: ...``, each with
+- Five alerts (:data:`ALERTS`), each a Prefect automation named ``paywindow: ...``, each with
   a runbook section in docs/operations.md. *Failed flow runs* trigger on Prefect's own
   ``prefect.flow-run.Failed`` / ``Crashed`` events for paywindow's deployments. The domain
   conditions trigger on events paywindow emits: the ``check-health`` deployment evaluates
-  :func:`health_signals` (receipts pending too long, events failing processing) and the
+  :func:`health_signals` (receipts pending too long, events failing processing, server errors:
+  any 500 or a run of 503s, from the ``server_errors`` table the web shell keeps) and the
   reconciliation tasks :func:`findings_signal`; the tasks layer emits what they return as
   Prefect events, so nothing here imports Prefect at module level and the checks are plain
   functions of the database and ``now``.
@@ -24,11 +25,12 @@ from uuid import UUID
 
 from sqlalchemy import Engine, func, select
 
-from paywindow.store.tables import event_log
+from paywindow.store.tables import event_log, server_errors
 
 __all__ = [
     "ALERTS",
     "DEPLOYMENTS",
+    "SERVER_ERRORS",
     "Alert",
     "Signal",
     "build_automations",
@@ -42,6 +44,7 @@ PREFIX = "paywindow: "
 EVENTS_FAILING = "paywindow.events.failing"
 RECEIPTS_PENDING = "paywindow.receipts.pending_too_long"
 RECONCILE_FINDINGS = "paywindow.reconcile.findings"
+SERVER_ERRORS = "paywindow.http.server_errors"
 
 #: paywindow's deployments (prefect.yaml); a failed or crashed run of any of them alerts.
 DEPLOYMENTS = (
@@ -103,6 +106,13 @@ ALERTS = (
         match={"prefect.resource.id": "paywindow.reconcile"},
         runbook="reconciliation-findings",
     ),
+    Alert(
+        name=PREFIX + "server errors",
+        meaning="The web server answered 500 (a bug) or a run of 503s (store or Stripe out).",
+        events=(SERVER_ERRORS,),
+        match={"prefect.resource.id": "paywindow.http"},
+        runbook="server-errors",
+    ),
 )
 
 
@@ -129,8 +139,44 @@ def failing_events(engine: Engine, *, limit: int = 20) -> tuple[int, list[str]]:
         return int(count), list(ids)
 
 
-def health_signals(engine: Engine, now: datetime, receipt_pending_after: timedelta) -> list[Signal]:
-    """The domain alert conditions that hold at ``now`` (what ``check-health`` emits)."""
+def recent_server_errors(engine: Engine, since: datetime, *, limit: int = 10) -> dict[str, Any]:
+    """5xx answers at or after ``since``: counts by status and route, the latest 500s' ids."""
+    recent = server_errors.c.at >= since
+    with engine.connect().execution_options(read_only=True) as conn:
+        grouped = conn.execute(
+            select(server_errors.c.status, server_errors.c.route, func.count())
+            .where(recent)
+            .group_by(server_errors.c.status, server_errors.c.route)
+        ).all()
+        latest = conn.execute(
+            select(server_errors.c.correlation_id)
+            .where(recent, server_errors.c.status == 500)
+            .order_by(server_errors.c.at.desc(), server_errors.c.id.desc())
+            .limit(limit)
+        ).scalars()
+        ids = [str(cid) for cid in latest if cid]
+    by_status: dict[str, int] = {}
+    by_route: dict[str, int] = {}
+    for status, route, count in grouped:
+        by_status[str(status)] = by_status.get(str(status), 0) + int(count)
+        by_route[str(route)] = by_route.get(str(route), 0) + int(count)
+    return {"by_status": by_status, "by_route": by_route, "correlation_ids": ids}
+
+
+def health_signals(
+    engine: Engine,
+    now: datetime,
+    receipt_pending_after: timedelta,
+    *,
+    server_errors_within: timedelta = timedelta(minutes=10),
+    unavailable_threshold: int = 20,
+) -> list[Signal]:
+    """The domain alert conditions that hold at ``now`` (what ``check-health`` emits).
+
+    Server errors alert on any 500 within ``server_errors_within`` (the check's interval:
+    a bug is always news) or at least ``unavailable_threshold`` other 5xx answers (a blip of
+    503s is what Stripe's and clients' retries are for; a run of them is an outage).
+    """
     from paywindow.receipts.service import receipts_overdue
 
     signals = []
@@ -147,6 +193,11 @@ def health_signals(engine: Engine, now: datetime, receipt_pending_after: timedel
             "older_than_s": receipt_pending_after.total_seconds(),
         }
         signals.append(Signal(RECEIPTS_PENDING, "paywindow.receipts", payload))
+    errors = recent_server_errors(engine, now - server_errors_within)
+    bugs = errors["by_status"].get("500", 0)
+    if bugs or sum(errors["by_status"].values()) - bugs >= unavailable_threshold:
+        payload = {**errors, "within_s": server_errors_within.total_seconds()}
+        signals.append(Signal(SERVER_ERRORS, "paywindow.http", payload))
     return signals
 
 

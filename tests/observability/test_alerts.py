@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,15 @@ from paywindow.alerts import (
     DEPLOYMENTS,
     EVENTS_FAILING,
     RECEIPTS_PENDING,
+    SERVER_ERRORS,
     build_automations,
     findings_signal,
     health_signals,
     install,
     installed,
 )
+from paywindow.clock import ManualClock
+from paywindow.recorder.server_errors import ServerErrorLog
 from paywindow.store.tables import event_log, orders
 from tests import factories as f
 from tests.factories import NOW
@@ -48,6 +51,42 @@ def test_health_signals_name_failing_events_and_late_receipts(engine: Engine) ->
     assert signals[EVENTS_FAILING].payload["event_ids"] == ["evt_bad"]
     assert signals[RECEIPTS_PENDING].payload["order_ids"] == [order_id]
     assert health_signals(engine, NOW, timedelta(minutes=30))[0].event == EVENTS_FAILING
+
+
+def _keep_errors(engine: Engine, at: datetime, *answers: tuple[int, str | None]) -> None:
+    """Keep 5xx answers as the web shell does (through its ServerErrorLog), all at ``at``."""
+    kept = ServerErrorLog(engine, ManualClock(at))
+    kept.start()
+    for status, correlation_id in answers:
+        kept.add(correlation_id, status, "/v1/orders", "Boom" if status == 500 else None)
+    kept.stop()
+    assert kept.dropped == 0
+
+
+def _server_signal(engine: Engine) -> Any:
+    found = [
+        s for s in health_signals(engine, NOW, timedelta(minutes=15)) if s.event == SERVER_ERRORS
+    ]
+    return found[0] if found else None
+
+
+def test_a_500_raises_the_server_errors_alert(engine: Engine) -> None:
+    _keep_errors(engine, NOW - timedelta(minutes=11), (500, "err_0ld"))
+    assert _server_signal(engine) is None  # older than the check's interval
+    _keep_errors(engine, NOW - timedelta(minutes=2), (500, "err_1"), (500, "err_2"), (503, None))
+    signal = _server_signal(engine)
+    assert signal is not None and signal.resource == "paywindow.http"
+    assert signal.payload["by_status"] == {"500": 2, "503": 1}
+    assert signal.payload["by_route"] == {"/v1/orders": 3}
+    assert sorted(signal.payload["correlation_ids"]) == ["err_1", "err_2"]
+
+
+def test_only_a_run_of_503s_raises_the_server_errors_alert(engine: Engine) -> None:
+    _keep_errors(engine, NOW - timedelta(minutes=1), *[(503, f"err_{i}") for i in range(19)])
+    assert _server_signal(engine) is None
+    _keep_errors(engine, NOW, (502, None))
+    signal = _server_signal(engine)
+    assert signal is not None and signal.payload["by_status"] == {"503": 19, "502": 1}
 
 
 def test_findings_signal_only_for_open_findings() -> None:
