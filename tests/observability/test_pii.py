@@ -70,6 +70,16 @@ def test_a_database_error_carries_no_bound_parameters(engine: Engine) -> None:
     assert "parameters hidden" in str(error)
 
 
+def test_a_database_error_does_not_quote_the_failing_row(engine: Engine) -> None:
+    """PostgreSQL's ``DETAIL: Failing row contains (...)`` is the row's values again (``bytea``
+    bodies hex-encoded, out of any redaction's reach): the engine keeps the primary message."""
+    with pytest.raises(IntegrityError) as caught, engine.begin() as conn:
+        conn.execute(insert(orders).values({**_order("ord_pii_null"), "buyer_id": None}))
+    assert "buyer_id" in str(caught.value)
+    assert EMAIL not in str(caught.value)
+    assert EMAIL not in str(caught.value.orig)
+
+
 def test_the_engine_log_carries_no_bound_parameters(
     engine: Engine, engine_log: io.StringIO
 ) -> None:

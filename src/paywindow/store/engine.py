@@ -8,9 +8,10 @@ never take the write lock. PostgreSQL gets a connect
 timeout and a lock timeout, so a stuck database turns into :class:`StoreUnavailable`, not a hang.
 
 Every engine hides bound parameters (``hide_parameters=True``): they hold buyers' emails, and
-SQLAlchemy would otherwise put them into every error message and into its INFO log. On
-PostgreSQL the server's own ``DETAIL`` (``Failing row contains (...)``) can still carry a value;
-the log redaction filter masks emails there.
+SQLAlchemy would otherwise put them into every error message and into its INFO log. PostgreSQL
+echoes values too, in an error's ``DETAIL`` (``Failing row contains (...)``, with ``bytea``
+bodies hex-encoded where no log redaction can see them), so errors keep the server's primary
+message only; ``exc.orig.diag`` still holds the detail and ``sqlstate`` for code that needs it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 
 from paywindow.errors import StoreUnavailable
 
@@ -32,7 +33,7 @@ def make_engine(url: str, *, busy_timeout: float = 2.0, pool_size: int = 5) -> E
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, busy_timeout)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -44,6 +45,21 @@ def make_engine(url: str, *, busy_timeout: float = 2.0, pool_size: int = 5) -> E
             "options": f"-c lock_timeout={int(busy_timeout * 1000)}",
         },
     )
+    event.listen(engine, "handle_error", _primary_message_only)
+    return engine
+
+
+def _primary_message_only(context: ExceptionContext) -> None:
+    """Drop the server's DETAIL/HINT lines from a PostgreSQL error's text (see module doc)."""
+    orig = context.original_exception
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)
+    full = str(orig)
+    if not primary or full == primary:
+        return
+    orig.args = (primary,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):
+        wrapped.args = (wrapped.args[0].replace(full, primary), *wrapped.args[1:])
 
 
 def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
