@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -142,6 +143,13 @@ orders = Table(
     Column("request_hash", String(64)),
     Column("late_refund", String(255)),
     Column("synced_at", _Ts),
+    # A payment that does not match the order holds it for review (state payment_mismatch).
+    Column("held_reason", Text),
+    # The order lease: who is talking to Stripe about this order, about what, until when
+    # (one session, charge or refund at a time per order; see payments/lease.py).
+    Column("busy_by", String(64)),
+    Column("busy_with", String(255)),
+    Column("busy_until", _Ts),
 )
 
 order_items = Table(
@@ -172,6 +180,7 @@ attempts = Table(
     Column("url", Text),
     Column("channel", String(16)),
     Index("ix_attempts_order", "order_id", "attempt"),
+    Index("uq_attempts_order_attempt", "order_id", "attempt", unique=True),
 )
 
 payment_failures = Table(
@@ -394,6 +403,14 @@ retry_attempts = Table(
     Column("updated_at", _Ts, nullable=False),
     UniqueConstraint("order_id", "number", name="uq_retry_attempts_order_id"),
     Index("ix_retry_attempts_due", "status", "due_at"),
+    # At most one attempt runs per order at a time.
+    Index(
+        "uq_retry_attempts_running",
+        "order_id",
+        unique=True,
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
 )
 
 
