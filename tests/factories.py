@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from paywindow.payments.repository import NewOrder, create_order
+from paywindow.store.tables import attempts
 from paywindow.stripe_ids import new_id
 
 _counter = itertools.count(1)
@@ -151,6 +152,10 @@ def open_order(
                 deadline=deadline or NOW + timedelta(hours=24),
             ),
             NOW,
+        )
+        # attempt 1 planned, as checkout plans it before creating the session
+        conn.execute(
+            attempts.insert().values(order_id=order_id, attempt=1, status="open", created_at=NOW)
         )
     return order_id
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from paywindow.payments.events import Applies, interpret
-from paywindow.payments.facts import OrderFacts, derive_state, merge
+from paywindow.payments.facts import AttemptFacts, OrderFacts, derive_state, merge
 from tests import factories as f
 from tests.payments.helpers import apply, order
 
@@ -105,7 +105,13 @@ def shuffled_with_duplicates(data: st.DataObject, events: list[dict[str, Any]]) 
 
 
 def fold(events: list[dict[str, Any]], oid: str) -> OrderFacts:
-    start = OrderFacts(order_id=oid, deadline=DEADLINE, amount_total=2500)
+    start = OrderFacts(
+        order_id=oid,
+        deadline=DEADLINE,
+        amount_total=2500,
+        currency="usd",
+        attempts=(AttemptFacts(attempt=1),),  # planned before its session was created
+    )
     changes = [m.change for m in map(interpret, events) if isinstance(m, Applies)]
     return reduce(merge, changes, start)
 

@@ -30,8 +30,9 @@ def test_events_without_paywindow_metadata_are_kept_and_ignored(engine: Engine) 
     assert notes["customer.created"] == ("ignored", "unhandled event type customer.created")
 
 
-def test_a_failing_event_keeps_its_traceback_and_a_replay_fixes_it(engine: Engine) -> None:
-    paid = f.session("ord_late", status="complete", payment_status="paid", payment_intent="pi_x")
+def test_a_failing_event_keeps_its_traceback_and_does_not_block_others(engine: Engine) -> None:
+    broken = f.open_order(engine, "ord_float")
+    paid = f.session(broken, status="complete", payment_status="paid", amount_total=2500.5)
     evt = f.event("checkout.session.completed", paid)
     other = f.open_order(engine)
     apply(engine, evt, allow_failed=True)
@@ -39,21 +40,31 @@ def test_a_failing_event_keeps_its_traceback_and_a_replay_fixes_it(engine: Engin
     apply(engine, decline, allow_failed=True)
     (failed,) = list_events(engine, status="failed")
     assert failed["event_id"] == evt["id"]
-    assert failed["last_error"] == "OrderNotFound: no order ord_late"
+    assert failed["last_error"] == (
+        "EventError: checkout.session.amount_total is not an integer: 2500.5"
+    )
     detail = show_event(engine, evt["id"])
     assert "Traceback" in detail["last_traceback"]
     assert detail["next_attempt_at"] > f.NOW
     assert state(engine, other) == "payment_failed"  # the failure did not block the others
-
-    f.open_order(engine, "ord_late")
+    assert state(engine, broken) == "awaiting_payment"  # a data error never counts as paid
     assert replay(engine, f.NOW, event_ids=[evt["id"]]) == 1
-    assert process_due(engine, f.NOW).counts["applied"] == 1
-    assert state(engine, "ord_late") == "paid"
-    assert list_events(engine, status="failed") == []
+    assert process_due(engine, f.NOW).counts["failed"] == 1
+    assert show_event(engine, evt["id"])["attempts"] == 1
+
+
+def test_an_event_for_an_order_paywindow_does_not_hold_is_ignored(engine: Engine) -> None:
+    evt = f.event("payment_intent.succeeded", f.payment_intent("ord_none", amount_received=2500))
+    apply(engine, evt)
+    (ignored,) = list_events(engine, status="ignored")
+    detail = show_event(engine, ignored["event_id"])
+    assert "ord_none" in detail["note"] and "does not hold" in detail["note"]
+    assert detail["last_traceback"] is None
 
 
 def test_failed_events_are_retried_with_backoff_until_the_limit(engine: Engine) -> None:
-    evt = f.event("payment_intent.succeeded", f.payment_intent("ord_none"))
+    oid = f.open_order(engine)
+    evt = f.event("payment_intent.succeeded", f.payment_intent(oid, amount_received="2500"))
     f.record(engine, evt)
     now = f.NOW
     for attempt in range(1, 4):

@@ -25,6 +25,7 @@ ANNOUNCED: dict[OrderState, str] = {
     OrderState.PAID: "order.paid",
     OrderState.EXPIRED: "order.expired",
     OrderState.LATE_PAYMENT_REFUNDED: "order.late_payment_refunded",
+    OrderState.PAYMENT_MISMATCH: "order.payment_held",
 }
 
 
@@ -44,6 +45,8 @@ def apply_change(
     new = merge(facts, change)
     target = derive_state(new)
     route = path(state, target)
+    if route is None and target is OrderState.PAYMENT_MISMATCH:
+        route = []  # a closed dispute stays as it is; the hold is still recorded for finance
     if route is None:
         raise EventError(f"order {order_id}: no transition from {state} to {target}")
     hops = list(zip([state, *route], route, strict=False))
@@ -55,8 +58,15 @@ def apply_change(
                 conn,
                 topic=topic,
                 dedupe_key=f"{topic}:{order_id}",
-                payload={"order_id": order_id, "state": entered.value, "at": now.isoformat()},
+                payload=_payload(order_id, entered, new, now),
                 now=now,
                 order_id=order_id,
             )
     return Applied(before=state, after=target, old=facts, new=new)
+
+
+def _payload(order_id: str, state: OrderState, facts: OrderFacts, now: datetime) -> dict[str, str]:
+    payload = {"order_id": order_id, "state": state.value, "at": now.isoformat()}
+    if state is OrderState.PAYMENT_MISMATCH and facts.held:
+        payload["reason"] = facts.held
+    return payload

@@ -9,10 +9,12 @@ metadata of their own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from paywindow.errors import EventError
 from paywindow.payments.facts import AttemptStatus, Change, DisputeStatus, FailureFacts
 
 __all__ = [
@@ -58,8 +60,33 @@ class Applies:
 Interpretation = Ignored | Applies
 
 
+#: Unix seconds paywindow accepts in a Stripe object (1970 .. 2100).
+_MAX_TS = 4_102_444_800
+#: Attempt numbers paywindow writes are small; anything larger is not ours.
+_MAX_ATTEMPT = 10_000
+
+
 def _ts(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value), UTC) if value is not None else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_TS:
+        raise EventError(f"timestamp out of range: {value!r}")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _amount(obj: JSON, name: str) -> int | None:
+    """An amount in minor units: an integer or absent; anything else is a data error."""
+    value = obj.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventError(f"{obj.get('object', 'object')}.{name} is not an integer: {value!r}")
+    return value
+
+
+def _currency(obj: JSON) -> str | None:
+    value = obj.get("currency")
+    return str(value).lower() if value is not None else None
 
 
 def _id(value: Any) -> str | None:
@@ -70,14 +97,22 @@ def _id(value: Any) -> str | None:
     return str(value) if value is not None else None
 
 
+#: What an order id paywindow issued looks like (the order API's pattern).
+_ORDER_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
 def _order_ref(metadata: Any) -> tuple[str | None, int | None]:
     if not isinstance(metadata, dict) or not metadata.get(ORDER_KEY):
         return None, None
+    if not isinstance(metadata[ORDER_KEY], str) or not _ORDER_ID.fullmatch(metadata[ORDER_KEY]):
+        return None, None  # not an order id paywindow could have written
     raw_attempt = metadata.get(ATTEMPT_KEY, "1")
     try:
         attempt = int(raw_attempt)
     except (TypeError, ValueError):
         attempt = 1
+    if attempt > _MAX_ATTEMPT:
+        raise EventError(f"{ATTEMPT_KEY} out of range: {str(raw_attempt)[:40]}")
     return str(metadata[ORDER_KEY]), max(attempt, 1)
 
 
@@ -106,6 +141,7 @@ def _session(kind: str, session: JSON, created: datetime, event_id: str) -> Inte
         session_id=_id(session.get("id")),
         payment_intent=_id(session.get("payment_intent")),
         expires_at=_ts(session.get("expires_at")),
+        currency=_currency(session),
     )
     if kind == "checkout.session.expired":
         expired = replace(base, attempt_status=AttemptStatus.EXPIRED, expired_at=created)
@@ -130,7 +166,7 @@ def _session(kind: str, session: JSON, created: datetime, event_id: str) -> Inte
         attempt_status=AttemptStatus.PAID if paid else AttemptStatus.PROCESSING,
         completed_at=created,
         paid=paid,
-        amount_charged=session.get("amount_total") if paid else None,
+        amount_charged=_amount(session, "amount_total") if paid else None,
     )
     return Applies(change, order_id=order_id)
 
@@ -157,7 +193,8 @@ def _payment_intent(kind: str, intent: JSON, created: datetime, event_id: str) -
         completed_at=_ts(intent.get("created")) or created,
         paid=True,
         charge=_id(intent.get("latest_charge")),
-        amount_charged=intent.get("amount_received") or None,
+        amount_charged=_amount(intent, "amount_received") or _amount(intent, "amount"),
+        currency=_currency(intent),
     )
     return Applies(change, order_id=order_id)
 
@@ -188,15 +225,16 @@ def _charge(kind: str, charge: JSON, created: datetime, event_id: str) -> Interp
         return Ignored("charge did not succeed")
     order_id, attempt = _order_ref(charge.get("metadata"))
     pi = _id(charge.get("payment_intent"))
-    refunded = int(charge.get("amount_refunded") or 0) if kind == "charge.refunded" else None
+    refunded = (_amount(charge, "amount_refunded") or 0) if kind == "charge.refunded" else None
     change = Change(
         attempt=attempt,
         payment_intent=pi,
         completed_at=_ts(charge.get("created")) or created,
         paid=True,
         charge=_id(charge.get("id")),
-        amount_charged=charge.get("amount_captured") or charge.get("amount"),
+        amount_charged=_amount(charge, "amount_captured") or _amount(charge, "amount"),
         amount_refunded=refunded,
+        currency=_currency(charge),
     )
     return Applies(change, order_id=order_id, payment_intent=pi, charge=_id(charge.get("id")))
 

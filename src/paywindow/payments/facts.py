@@ -25,6 +25,7 @@ __all__ = [
     "OrderFacts",
     "derive_state",
     "merge",
+    "mismatch",
 ]
 
 #: A Checkout Session expiring this close to the deadline means the window itself closed.
@@ -95,6 +96,8 @@ class Change:
     window_closed_at: datetime | None = None
     #: When Stripe expired the session (the event's time), not when it was planned to end.
     expired_at: datetime | None = None
+    #: The currency of the payment the event reports (checked against the order's).
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ class OrderFacts:
     dispute_status: DisputeStatus = DisputeStatus.NONE
     attempts: tuple[AttemptFacts, ...] = ()
     failures: frozenset[FailureFacts] = field(default_factory=frozenset)
+    currency: str | None = None
+    #: Why a payment that does not match the order holds it for review (never ``paid``).
+    held: str | None = None
 
 
 def _min(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -149,8 +155,40 @@ def _merge_attempt(facts: OrderFacts, change: Change) -> tuple[AttemptFacts, ...
     return tuple(by_number[n] for n in sorted(by_number))
 
 
+def mismatch(facts: OrderFacts, change: Change) -> str | None:
+    """Why a payment ``change`` reports cannot count for this order, or None if it can.
+
+    A payment counts only if it belongs to one of the order's attempts (the attempt exists and
+    its session and PaymentIntent are unset or the same) and its amount and currency are the
+    order's. Changes that report no payment are never a mismatch.
+    """
+    pays = change.paid or change.attempt_status in (AttemptStatus.PAID, AttemptStatus.PROCESSING)
+    if not pays:
+        return None
+    if change.attempt is not None:
+        known = {a.attempt: a for a in facts.attempts}.get(change.attempt)
+        if known is None:
+            return f"attempt {change.attempt} is not one of the order's attempts"
+        for name in ("session_id", "payment_intent"):
+            ours, theirs = getattr(known, name), getattr(change, name)
+            if ours is not None and theirs is not None and ours != theirs:
+                return f"{theirs} is not attempt {change.attempt}'s {name} ({ours})"
+    if change.amount_charged is not None and change.amount_charged != facts.amount_total:
+        return f"amount {change.amount_charged} is not the order's {facts.amount_total}"
+    if change.currency and facts.currency and change.currency.lower() != facts.currency.lower():
+        return f"currency {change.currency.lower()} is not the order's {facts.currency.lower()}"
+    return None
+
+
 def merge(facts: OrderFacts, change: Change) -> OrderFacts:
-    """Return ``facts`` with ``change`` merged in (commutative, associative, idempotent)."""
+    """Return ``facts`` with ``change`` merged in (commutative, associative, idempotent).
+
+    A payment that does not match the order (:func:`mismatch`) is not merged: it holds the
+    order for review instead.
+    """
+    reason = mismatch(facts, change)
+    if reason is not None:
+        return replace(facts, held=_first(facts.held, reason))
     attempts = _merge_attempt(facts, change)
     paid_times = [a.completed_at for a in attempts if a.status is AttemptStatus.PAID]
     paid_at = facts.paid_at
@@ -186,7 +224,12 @@ def merge(facts: OrderFacts, change: Change) -> OrderFacts:
 
 
 def derive_state(facts: OrderFacts) -> OrderState:
-    """The order state the facts imply. Precedence: paid > processing > expired > failed."""
+    """The order state the facts imply.
+
+    Precedence: held for review > paid > processing > expired > failed.
+    """
+    if facts.held is not None:
+        return OrderState.PAYMENT_MISMATCH
     if facts.paid_at is not None:
         return _paid_state(facts)
     if any(a.status is AttemptStatus.PROCESSING for a in facts.attempts):

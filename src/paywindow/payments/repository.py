@@ -45,6 +45,9 @@ class NewOrder:
     deadline: datetime
     buyer_email: str | None = None
     customer: str | None = None
+    request_hash: str | None = None
+    locale: str | None = None
+    seller_name: str | None = None
 
 
 def insert_ignoring_conflicts(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> int:
@@ -69,6 +72,9 @@ def create_order(conn: Connection, order: NewOrder, now: datetime) -> bool:
         "buyer_id": order.buyer_id,
         "buyer_email": order.buyer_email,
         "customer": order.customer,
+        "request_hash": order.request_hash,
+        "locale": order.locale,
+        "seller_name": order.seller_name,
         "deadline": order.deadline,
         "current_attempt": 1,
         "amount_refunded": 0,
@@ -161,6 +167,8 @@ def load_facts(conn: Connection, order_id: str) -> tuple[OrderState, OrderFacts]
         dispute_status=DisputeStatus[(row["dispute_status"] or "none").upper()],
         attempts=tuple(sorted((_attempt(a) for a in attempt_rows), key=lambda a: a.attempt)),
         failures=frozenset(_failure(f) for f in failure_rows),
+        currency=row["currency"],
+        held=row["held_reason"],
     )
     return OrderState(row["state"]), facts
 
@@ -211,6 +219,7 @@ def save_facts(
         "amount_refunded": new.amount_refunded,
         "dispute": new.dispute,
         "dispute_status": new.dispute_status.name.lower(),
+        "held_reason": new.held,
         "updated_at": now,
     }
     if state is not None:

@@ -26,6 +26,7 @@ class OrderState(StrEnum):
     DISPUTED = "disputed"
     DISPUTE_WON = "dispute_won"
     DISPUTE_LOST = "dispute_lost"
+    PAYMENT_MISMATCH = "payment_mismatch"
 
 
 S = OrderState
@@ -53,6 +54,17 @@ TRANSITIONS: dict[tuple[OrderState, OrderState], str] = {
     (S.REFUNDED, S.DISPUTED): "dispute opened on a refunded charge",
     (S.DISPUTED, S.DISPUTE_WON): "dispute closed in our favour",
     (S.DISPUTED, S.DISPUTE_LOST): "dispute closed against us",
+    # A payment that is not the order's (another session, amount or currency) holds it for
+    # review by finance; it is never counted as paid.
+    (S.AWAITING_PAYMENT, S.PAYMENT_MISMATCH): "payment does not match the order",
+    (S.PROCESSING, S.PAYMENT_MISMATCH): "payment does not match the order",
+    (S.PAYMENT_FAILED, S.PAYMENT_MISMATCH): "payment does not match the order",
+    (S.EXPIRED, S.PAYMENT_MISMATCH): "payment does not match the order",
+    (S.PAID, S.PAYMENT_MISMATCH): "another payment does not match the order",
+    (S.PARTIALLY_REFUNDED, S.PAYMENT_MISMATCH): "another payment does not match the order",
+    (S.REFUNDED, S.PAYMENT_MISMATCH): "another payment does not match the order",
+    (S.DISPUTED, S.PAYMENT_MISMATCH): "another payment does not match the order",
+    (S.LATE_PAYMENT_REFUNDED, S.PAYMENT_MISMATCH): "another payment does not match the order",
 }
 
 _NEXT: dict[OrderState, list[OrderState]] = {state: [] for state in OrderState}
