@@ -170,7 +170,7 @@ def test_concurrent_runs_never_execute_an_attempt_twice(world: World) -> None:
         failed_order(world, f"ord_c{n}")
     run(world)
     world.advance(timedelta(hours=1))
-    ids = due_attempts(world.engine, world.clock.now(), 100)
+    ids = [i for i, _ in due_attempts(world.engine, world.clock.now(), 100)]
     assert len(ids) == 6
     lease = timedelta(minutes=10)
     assert claim(world.engine, ids[0], "a", world.clock.now(), lease) is not None

@@ -49,7 +49,9 @@ class OffSessionCharge:
 
     @property
     def idempotency_key(self) -> str:
-        return f"paywindow:{self.order_id}:retry:{self.retry_number}"
+        """Derived from the order attempt (reserved once per retry, under the order's lease),
+        so a repeated or concurrent request for it can never become a second charge."""
+        return f"paywindow:{self.order_id}:attempt:{self.attempt}:off_session"
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from paywindow.gateway.checkout import expire_session, refund_payment, retrieve_
 from paywindow.observability import metrics
 from paywindow.payments.apply import apply_change
 from paywindow.payments.facts import AttemptStatus, Change
+from paywindow.payments.processor import process_events
 from paywindow.payments.states import OrderState
 from paywindow.payments.window import OPEN_STATES
 from paywindow.store.tables import attempts, orders
@@ -43,6 +44,7 @@ __all__ = [
     "close_overdue",
     "close_window",
     "expire_stripe_sessions",
+    "record_session",
     "refund_late_payments",
 ]
 
@@ -194,7 +196,13 @@ def refund_late_payments(
         except GatewayError:
             continue
         with engine.begin() as conn:
-            conn.execute(update(orders).where(orders.c.id == order_id).values(late_refund=refund))
+            won = conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.late_refund.is_(None))
+                .values(late_refund=refund)
+            )
+        if won.rowcount != 1:
+            continue  # an overlapping run recorded the same (idempotent) refund first
         refunded.append(order_id)
         metrics().increment("expiry.late_refunds")
         log.info("late payment refunded", extra={"order_id": order_id, "refund": refund})
@@ -241,11 +249,26 @@ def backstop(
             recorded.append(event)
         with engine.begin() as conn:
             conn.execute(update(orders).where(orders.c.id == order_id).values(synced_at=now))
+    return len(_insert_backstop(engine, recorded, now))
+
+
+def record_session(engine: Engine, session: dict[str, Any], now: datetime) -> str | None:
+    """Log what Stripe says of a complete or expired session as a backstop event and apply it
+    now; the event id, or None when the session is still open."""
+    event = _as_event(session)
+    if event is None:
+        return None
+    _insert_backstop(engine, [event], now)
+    process_events(engine, [str(event["id"])], now)
+    return str(event["id"])
+
+
+def _insert_backstop(engine: Engine, events: list[dict[str, Any]], now: datetime) -> set[str]:
     rows_out = []
-    for event in recorded:
+    for event in events:
         body = json.dumps(event, separators=(",", ":")).encode()
         rows_out.append(event_row(body, parse_event(body), received_at=now, source="backstop"))
-    return len(insert_events(engine, rows_out))
+    return insert_events(engine, rows_out)
 
 
 def _as_event(session: dict[str, Any]) -> dict[str, Any] | None:

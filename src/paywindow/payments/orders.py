@@ -29,11 +29,14 @@ from paywindow.gateway.checkout import (
     CheckoutRequest,
     create_session,
     expire_session,
+    retrieve_session,
     with_retries,
 )
 from paywindow.observability import metrics, stopwatch
 from paywindow.payments.apply import apply_change
+from paywindow.payments.expiry import record_session
 from paywindow.payments.facts import AttemptStatus, Change
+from paywindow.payments.lease import order_lease
 from paywindow.payments.repository import NewOrder, create_order
 from paywindow.payments.states import OrderState
 from paywindow.payments.window import (
@@ -49,6 +52,7 @@ __all__ = [
     "LineItem",
     "OrderRequest",
     "checkout_request",
+    "close_open_sessions",
     "ensure_checkout",
     "open_order",
     "order_view",
@@ -56,6 +60,10 @@ __all__ = [
 
 #: A session about to end is not handed out again; a new one is created instead.
 _REUSE_MARGIN = timedelta(seconds=60)
+#: How long a checkout call waits for another one on the same order (then 409).
+_CHECKOUT_WAIT = 15.0
+#: PaymentIntent statuses that mean the buyer has paid or is paying.
+_PAYING = frozenset({"succeeded", "processing", "requires_capture"})
 
 
 @dataclass(frozen=True)
@@ -124,50 +132,51 @@ def open_order(
 
 
 def _insert(engine: Engine, request: OrderRequest, policy: CheckoutPolicy, now: datetime) -> bool:
+    """Insert the order, or find the same one: insert-or-read, never select-then-insert.
+
+    The insert carries the request's fingerprint, so a concurrent identical request (which on
+    PostgreSQL waits on the unique key until the first commits) reads a complete order and
+    gets the same answer; a different body for the id is a Conflict.
+    """
     fingerprint = request.fingerprint()
+    order = NewOrder(
+        id=request.order_id,
+        currency=request.currency,
+        amount_total=request.amount_total,
+        application_fee_amount=request.application_fee_amount,
+        seller_account=request.seller_account,
+        buyer_id=request.buyer_id,
+        buyer_email=request.buyer_email,
+        customer=request.customer,
+        deadline=now + policy.window,
+        request_hash=fingerprint,
+        locale=request.locale,
+        seller_name=request.seller_name,
+    )
     with engine.begin() as conn:
+        if create_order(conn, order, now):
+            conn.execute(order_items.insert(), _item_rows(request))
+            return True
         existing = conn.execute(
             select(orders.c.request_hash).where(orders.c.id == request.order_id)
-        ).first()
-        if existing is not None:
-            if existing[0] != fingerprint:
-                raise Conflict(f"order {request.order_id} exists with a different request")
-            return False
-        order = NewOrder(
-            id=request.order_id,
-            currency=request.currency,
-            amount_total=request.amount_total,
-            application_fee_amount=request.application_fee_amount,
-            seller_account=request.seller_account,
-            buyer_id=request.buyer_id,
-            buyer_email=request.buyer_email,
-            customer=request.customer,
-            deadline=now + policy.window,
-        )
-        if not create_order(conn, order, now):
-            raise Conflict(f"order {request.order_id} was created concurrently; retry")
-        conn.execute(
-            update(orders)
-            .where(orders.c.id == request.order_id)
-            .values(
-                request_hash=fingerprint, locale=request.locale, seller_name=request.seller_name
-            )
-        )
-        conn.execute(
-            order_items.insert(),
-            [
-                {
-                    "order_id": request.order_id,
-                    "position": n,
-                    "name": line.name,
-                    "unit_amount": line.unit_amount,
-                    "quantity": line.quantity,
-                    "tax_amount": line.tax_amount,
-                }
-                for n, line in enumerate(request.lines)
-            ],
-        )
-    return True
+        ).scalar()
+    if existing != fingerprint:
+        raise Conflict(f"order {request.order_id} exists with a different request")
+    return False
+
+
+def _item_rows(request: OrderRequest) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_id": request.order_id,
+            "position": n,
+            "name": line.name,
+            "unit_amount": line.unit_amount,
+            "quantity": line.quantity,
+            "tax_amount": line.tax_amount,
+        }
+        for n, line in enumerate(request.lines)
+    ]
 
 
 def _remove(engine: Engine, order_id: str) -> None:
@@ -191,8 +200,23 @@ def ensure_checkout(
     """Make sure the order has one usable open session, creating it if needed.
 
     ``reopen`` is the buyer coming back to the webview: an order that can no longer be paid
-    is a Conflict then, while opening a new order just leaves it as it is.
+    is a Conflict then, while opening a new order just leaves it as it is. Runs under the
+    order's lease (concurrent callers wait for it, then find the session it made), and
+    never opens a new session while Stripe says the buyer has already paid the current one.
     """
+    with order_lease(engine, order_id, "checkout", now, wait=_CHECKOUT_WAIT):
+        _ensure_checkout(engine, client, order_id, policy, now, reopen=reopen)
+
+
+def _ensure_checkout(
+    engine: Engine,
+    client: stripe.StripeClient,
+    order_id: str,
+    policy: CheckoutPolicy,
+    now: datetime,
+    *,
+    reopen: bool,
+) -> None:
     with engine.connect().execution_options(read_only=True) as conn:
         order, latest = _order_and_latest(conn, order_id)
     state = effective_state(OrderState(order["state"]), order["deadline"], now)
@@ -201,12 +225,18 @@ def ensure_checkout(
             raise Conflict(f"order {order_id} is {state.value}: checkout cannot be reopened")
         return
     if _usable(latest, now):
+        assert latest is not None
+        if not reopen or _at_stripe(engine, client, order_id, latest, now) != "expired":
+            return  # open (hand it back), or paid or paying (the view says so)
+    elif (
+        latest is not None
+        and latest["session_id"] is not None
+        and _at_stripe(engine, client, order_id, latest, now, expire=True) == "paying"
+    ):
         return
     if latest is not None and latest["session_id"] is None and _still_creatable(latest, now):
         number, expires_at = latest["attempt"], latest["expires_at"]
     else:
-        if latest is not None and latest["session_id"] is not None:
-            _end_attempt(engine, client, order_id, latest, now)
         number = (latest["attempt"] + 1) if latest is not None else 1
         expires_at = session_expires_at(now, order["deadline"], policy.margin)
         _plan_attempt(engine, order_id, number, expires_at, now)
@@ -250,19 +280,57 @@ def _plan_attempt(
         apply_change(conn, order_id, change, now=now, event_id=None)
 
 
-def _end_attempt(
+def _at_stripe(
     engine: Engine,
     client: stripe.StripeClient,
     order_id: str,
     latest: dict[str, Any],
     now: datetime,
-) -> None:
-    """Close the previous session at Stripe (if still open) before opening the next one."""
-    session = with_retries(lambda: expire_session(client, latest["session_id"]))
-    status = AttemptStatus.EXPIRED if session.status == "expired" else None
-    change = Change(attempt=latest["attempt"], attempt_status=status)
-    with engine.begin() as conn:
-        apply_change(conn, order_id, change, now=now, event_id=None)
+    *,
+    expire: bool = False,
+) -> str:
+    """What Stripe says of the attempt's session (expiring it first when ``expire``):
+    ``paying``, ``expired`` or ``open``.
+
+    ``paying`` (complete, or its PaymentIntent succeeded or processing) is recorded through
+    the inbox at once, and no other session may be opened then: the buyer has paid or is
+    paying this one. ``expired`` is marked on the attempt, so a new session can be opened.
+    """
+    if expire:
+        with_retries(lambda: expire_session(client, latest["session_id"]))
+    session = with_retries(lambda: retrieve_session(client, latest["session_id"]))
+    intent = session.get("payment_intent")
+    if session.get("status") == "complete":
+        record_session(engine, session, now)
+        return "paying"
+    if isinstance(intent, dict) and intent.get("status") in _PAYING:
+        return "paying"
+    if session.get("status") == "expired":
+        change = Change(attempt=latest["attempt"], attempt_status=AttemptStatus.EXPIRED)
+        with engine.begin() as conn:
+            apply_change(conn, order_id, change, now=now, event_id=None)
+        return "expired"
+    return "open"
+
+
+def close_open_sessions(
+    engine: Engine, client: stripe.StripeClient, order_id: str, *, below: int, now: datetime
+) -> bool:
+    """Expire at Stripe every session of the order's attempts before ``below`` that we think
+    is open; True if Stripe says the buyer paid or is paying one (recorded, nothing else may
+    be charged). Call it under the order's lease."""
+    query = select(attempts).where(
+        attempts.c.order_id == order_id,
+        attempts.c.attempt < below,
+        attempts.c.session_id.is_not(None),
+        attempts.c.status == "open",
+    )
+    with engine.connect().execution_options(read_only=True) as conn:
+        open_rows = [dict(row) for row in conn.execute(query).mappings()]
+    paying = False
+    for row in open_rows:
+        paying |= _at_stripe(engine, client, order_id, row, now, expire=True) == "paying"
+    return paying
 
 
 def checkout_request(

@@ -242,16 +242,16 @@ def close_plan(conn: Connection, order_id: str, reason: str, now: datetime) -> N
     )
 
 
-def due_attempts(engine: Engine, now: datetime, limit: int) -> list[int]:
-    """Ids of attempts due now (or whose claim lapsed), oldest due first."""
+def due_attempts(engine: Engine, now: datetime, limit: int) -> list[tuple[int, str]]:
+    """(id, order id) of attempts due now (or whose claim lapsed), oldest due first."""
     query = (
-        select(retry_attempts.c.id)
+        select(retry_attempts.c.id, retry_attempts.c.order_id)
         .where(_claimable(now), retry_attempts.c.due_at <= now)
         .order_by(retry_attempts.c.due_at, retry_attempts.c.id)
         .limit(limit)
     )
     with engine.connect().execution_options(read_only=True) as conn:
-        return [row.id for row in conn.execute(query)]
+        return [(row.id, row.order_id) for row in conn.execute(query)]
 
 
 def _claimable(now: datetime) -> Any:

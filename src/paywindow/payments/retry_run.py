@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import stripe
@@ -29,7 +27,6 @@ from sqlalchemy import Engine, select, update
 from paywindow.errors import GatewayError, NotFound
 from paywindow.gateway.checkout import (
     create_session,
-    expire_session,
     with_retries,
 )
 from paywindow.gateway.intents import (
@@ -43,7 +40,8 @@ from paywindow.observability import metrics
 from paywindow.outbox import write_message
 from paywindow.payments.apply import apply_change
 from paywindow.payments.facts import AttemptStatus, Change, FailureFacts
-from paywindow.payments.orders import CheckoutPolicy, checkout_request
+from paywindow.payments.lease import OrderBusy, order_lease
+from paywindow.payments.orders import CheckoutPolicy, checkout_request, close_open_sessions
 from paywindow.payments.retries import (
     claim,
     claim_next_for,
@@ -66,8 +64,6 @@ log = logging.getLogger(__name__)
 _LINK_END_SLACK = timedelta(seconds=5)
 #: A reserved session end closer than this cannot be sent to Stripe again (30 min minimum).
 _MIN_SESSION = timedelta(minutes=31)
-#: A session planned to end this close to the deadline is "pinned" (see _pinned_session).
-_PINNED = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -114,12 +110,17 @@ def run_retries(
     report = RunReport()
     synced = sync_plans(engine, now, list(policy.offsets))
     report.opened, report.closed = len(synced.opened), len(synced.closed)
-    for attempt_id in due_attempts(engine, now, policy.batch_size):
-        row = claim(engine, attempt_id, worker, now, policy.lease)
-        if row is None:
-            report.skipped += 1  # another run holds it
+    for attempt_id, order_id in due_attempts(engine, now, policy.batch_size):
+        try:
+            with order_lease(engine, order_id, f"retry run {worker}", now, ttl=policy.lease):
+                row = claim(engine, attempt_id, worker, now, policy.lease)
+                if row is None:
+                    report.skipped += 1  # another run holds it
+                    continue
+                outcome = _execute(engine, client, policy, row, now)
+        except OrderBusy:
+            report.skipped += 1  # a manual retry or a checkout is talking to Stripe now
             continue
-        outcome = _execute(engine, client, policy, row, now)
         _observe(row, outcome, manual=False)
         if outcome is None:
             report.released += 1
@@ -133,10 +134,16 @@ def run_retries(
 def retry_now(
     engine: Engine, client: stripe.StripeClient, order_id: str, policy: RetryPolicy, now: datetime
 ) -> dict[str, Any]:
-    """Support's manual retry: run the order's next attempt now, within the same limits."""
+    """Support's manual retry: run the order's next attempt now, within the same limits.
+
+    Raises :class:`~paywindow.payments.lease.OrderBusy` (a Conflict naming what runs) while
+    another retry or a checkout is talking to Stripe about the order.
+    """
     sync_plans(engine, now, list(policy.offsets))
-    row = claim_next_for(engine, order_id, f"manual-{uuid.uuid4().hex[:8]}", now, policy.lease)
-    outcome = _execute(engine, client, policy, row, now)
+    worker = f"manual-{uuid.uuid4().hex[:8]}"
+    with order_lease(engine, order_id, f"manual retry {worker}", now, ttl=policy.lease):
+        row = claim_next_for(engine, order_id, worker, now, policy.lease)
+        outcome = _execute(engine, client, policy, row, now)
     _observe(row, outcome, manual=True)
     sync_plans(engine, now, list(policy.offsets))
     with engine.connect() as conn:
@@ -202,13 +209,12 @@ def _attempt(
     if row["kind"] == "retry" and kind is DeclineClass.SOFT and row["channel"] != "link":
         card = _saved_card(client, order, failure, now)
     channel = "off_session" if card is not None else "link"
-    pinned = _pinned_session(engine, order)
-    if card is None and pinned is not None:
-        return _resend_link(engine, row, order, pinned, now)
     link_end = _link_end(now, order["deadline"], policy.checkout.margin)
     number, link_end = _reserve_attempt(engine, row, order, channel, link_end, now)
-    if pinned is None:
-        _expire_open_sessions(engine, client, order["id"], below=number, now=now)
+    # Never two ways to pay at once: every earlier session is closed at Stripe first, and one
+    # the buyer already paid (its webhook late) is recorded instead of charging again.
+    if close_open_sessions(engine, client, order["id"], below=number, now=now):
+        return _finish(engine, row, now, status="cancelled", reason="paid")
     if card is not None:
         charge = OffSessionCharge(
             order_id=order["id"],
@@ -222,58 +228,8 @@ def _attempt(
             seller_account=order["seller_account"],
         )
         result = charge_off_session(client, charge)
-        outcome = _record_charge(engine, row, number, card.id, result, now)
-        if pinned is not None and outcome == "succeeded":
-            # best effort: the expiry flow ends it at the deadline; the order is paid anyway
-            with suppress(GatewayError):
-                _expire_open_sessions(engine, client, order["id"], below=number, now=now)
-        return outcome
+        return _record_charge(engine, row, number, card.id, result, now)
     return _send_link(engine, client, policy, row, order, number, link_end, now)
-
-
-def _pinned_session(engine: Engine, order: dict[str, Any]) -> dict[str, Any] | None:
-    """An open session planned to end at the deadline (made by checkout, not by a retry).
-
-    Expiring it early would read as the window closing (its ``checkout.session.expired``
-    event carries the planned ``expires_at``), so a retry re-sends it instead of replacing it.
-    """
-    query = (
-        select(attempts)
-        .where(
-            attempts.c.order_id == order["id"],
-            attempts.c.session_id.is_not(None),
-            attempts.c.status == "open",
-            attempts.c.expires_at >= order["deadline"] - _PINNED,
-        )
-        .order_by(attempts.c.attempt.desc())
-        .limit(1)
-    )
-    with engine.connect().execution_options(read_only=True) as conn:
-        found = conn.execute(query).mappings().first()
-    return dict(found) if found is not None else None
-
-
-def _resend_link(
-    engine: Engine,
-    row: dict[str, Any],
-    order: dict[str, Any],
-    session: dict[str, Any],
-    now: datetime,
-) -> str:
-    with engine.begin() as conn:
-        _write_link(
-            conn, row, order, session["session_id"], session["url"], session["expires_at"], now
-        )
-        _done(
-            conn,
-            row,
-            now,
-            outcome="link_sent",
-            session_id=session["session_id"],
-            order_attempt=session["attempt"],
-            channel="link",
-        )
-    return "link_sent"
 
 
 def _link_end(now: datetime, deadline: datetime, margin: timedelta) -> datetime:
@@ -358,25 +314,6 @@ def _reserved_end(engine: Engine, order_id: str, number: int) -> datetime | None
     with engine.connect().execution_options(read_only=True) as conn:
         found: datetime | None = conn.execute(query).scalar()
     return found
-
-
-def _expire_open_sessions(
-    engine: Engine, client: stripe.StripeClient, order_id: str, *, below: int, now: datetime
-) -> None:
-    query = select(attempts.c.attempt, attempts.c.session_id).where(
-        attempts.c.order_id == order_id,
-        attempts.c.attempt < below,
-        attempts.c.session_id.is_not(None),
-        attempts.c.status == "open",
-    )
-    with engine.connect().execution_options(read_only=True) as conn:
-        open_rows = conn.execute(query).all()
-    for number, session_id in open_rows:
-        session = with_retries(partial(expire_session, client, session_id))
-        if session.status == "expired":
-            with engine.begin() as conn:
-                change = Change(attempt=number, attempt_status=AttemptStatus.EXPIRED)
-                apply_change(conn, order_id, change, now=now, event_id=None)
 
 
 def _record_charge(

@@ -1,0 +1,111 @@
+"""Money moves once: concurrent retries, a scheduled run and late webhooks never charge twice.
+
+Each test slows the sandbox to a realistic Stripe latency and counts at the sandbox.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from paywindow.errors import Conflict
+from paywindow.payments.retry_run import retry_now, run_retries
+from tests.retries.helpers import attempts_of, failed_order, retry_policy, state_of
+from tests.retries.test_retries import _buyer, _customer_with_saved_card
+from tests.world import World
+
+
+def _succeeded_charges(world: World, customer: str) -> list[Any]:
+    intents = world.stripe.v1.payment_intents.list(params={"customer": customer, "limit": 100})
+    return [
+        pi
+        for pi in intents.data
+        if pi.status == "succeeded" and pi.to_dict()["metadata"].get("paywindow_order_id") != "ord_earlier"
+    ]
+
+
+def _at_once(calls: list[Callable[[], Any]], stagger: float = 0.0) -> list[Any]:
+    """Run ``calls`` in threads released together (``stagger`` seconds apart); results or
+    the exceptions they raised, in order."""
+    results: list[Any] = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def one(n: int) -> None:
+        barrier.wait()
+        threading.Event().wait(stagger * n)
+        try:
+            results[n] = calls[n]()
+        except Exception as exc:  # collected and asserted on by the caller
+            results[n] = exc
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.fixture
+def saved_card_failure(world: World) -> str:
+    """An order whose Checkout card declined, by a buyer with a card saved that will pay."""
+    customer = _customer_with_saved_card(world)
+    failed_order(world, "ord_twice", buyer=_buyer(customer))
+    cards = world.stripe.v1.payment_methods.list(params={"customer": customer, "type": "card"})
+    for card in cards.data:
+        world.sandbox.script_payment_method(card.id, [], {"outcome": "success"})
+    world.advance(timedelta(minutes=10))
+    return customer
+
+
+@pytest.mark.parametrize("stagger", [0.0, 0.3], ids=["at-once", "300ms-apart"])
+def test_concurrent_manual_retries_charge_once(
+    world: World, saved_card_failure: str, stagger: float
+) -> None:
+    policy = retry_policy(world)
+    world.sandbox.faults(latency_ms=400)
+
+    def manual() -> Any:
+        return retry_now(world.engine, world.stripe, "ord_twice", policy, world.clock.now())
+
+    try:
+        results = _at_once([manual, manual, manual], stagger=stagger)
+    finally:
+        world.sandbox.faults()
+    world.settle()
+    succeeded = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(succeeded) + len(refused) == 3, results
+    assert [r["outcome"] for r in succeeded] == ["succeeded"], results
+    assert all("running" in str(r) or "paid" in str(r) for r in refused), refused
+    assert len(_succeeded_charges(world, saved_card_failure)) == 1
+    assert state_of(world, "ord_twice") == "paid"
+
+
+def test_manual_retry_and_the_scheduled_run_charge_once(
+    world: World, saved_card_failure: str
+) -> None:
+    policy = retry_policy(world)
+    run_retries(world.engine, world.stripe, policy, world.clock.now())  # opens the plan
+    world.advance(timedelta(hours=1))
+    world.sandbox.faults(latency_ms=400)
+
+    def manual() -> Any:
+        return retry_now(world.engine, world.stripe, "ord_twice", policy, world.clock.now())
+
+    def scheduled() -> Any:
+        return run_retries(world.engine, world.stripe, policy, world.clock.now())
+
+    try:
+        _at_once([manual, scheduled, manual, scheduled])
+    finally:
+        world.sandbox.faults()
+    world.settle()
+    assert len(_succeeded_charges(world, saved_card_failure)) == 1
+    assert state_of(world, "ord_twice") == "paid"
+    outcomes = [a["outcome"] for a in attempts_of(world, "ord_twice")]
+    assert outcomes.count("succeeded") == 1, outcomes
