@@ -32,7 +32,8 @@ ranked AS (
 ),
 matched AS (
     SELECT coalesce(o.id, c.order_id) AS order_id,
-           o.id AS local_id, o.paid_at, o.deadline, o.currency AS local_currency,
+           o.id AS local_id, o.state AS local_state, o.paid_at, o.deadline,
+           o.currency AS local_currency,
            o.amount_total, o.application_fee_amount AS local_fee, o.seller_account,
            c.id AS charge_id, c.created AS charged_at, c.currency, c.amount,
            c.application_fee_amount AS stripe_fee, c.destination,
@@ -67,8 +68,12 @@ SELECT 'missing_in_stripe' AS kind, order_id, NULL AS stripe_id, local_currency 
 FROM pairs WHERE rank = 1 AND paid_at IS NOT NULL AND charge_id IS NULL
 UNION ALL
 SELECT 'missing_locally', order_id, charge_id, currency, amount_total, amount,
-       CASE WHEN local_id IS NULL THEN 'no order' ELSE 'order not paid' END,
-       charged_at, charged_at + to_seconds($webhook_sla_s)
+       CASE WHEN local_id IS NULL THEN 'no order'
+            WHEN local_state = 'payment_mismatch' THEN 'order held: payment does not match it'
+            ELSE 'order not paid' END,
+       charged_at,
+       CASE WHEN local_state = 'payment_mismatch' THEN charged_at
+            ELSE charged_at + to_seconds($webhook_sla_s) END
 FROM pairs WHERE rank = 1 AND charge_id IS NOT NULL AND paid_at IS NULL
 UNION ALL
 SELECT 'currency_mismatch', order_id, charge_id, currency, amount_total, amount,

@@ -21,11 +21,8 @@ from tests.world import World
 
 def _succeeded_charges(world: World, customer: str) -> list[Any]:
     intents = world.stripe.v1.payment_intents.list(params={"customer": customer, "limit": 100})
-    return [
-        pi
-        for pi in intents.data
-        if pi.status == "succeeded" and pi.to_dict()["metadata"].get("paywindow_order_id") != "ord_earlier"
-    ]
+    succeeded = [pi.to_dict() for pi in intents.data if pi.status == "succeeded"]
+    return [pi for pi in succeeded if pi["metadata"].get("paywindow_order_id") != "ord_earlier"]
 
 
 def _at_once(calls: list[Callable[[], Any]], stagger: float = 0.0) -> list[Any]:

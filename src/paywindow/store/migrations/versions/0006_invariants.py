@@ -66,7 +66,11 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
         "ck_attempts_status",
         _in("status", ("open", "expired", "processing", "failed", "paid")),
     ),
-    ("event_log", "ck_event_log_status", _in("status", ("pending", "applied", "ignored", "failed"))),
+    (
+        "event_log",
+        "ck_event_log_status",
+        _in("status", ("pending", "applied", "ignored", "failed")),
+    ),
     (
         "retry_attempts",
         "ck_retry_attempts_status",
