@@ -41,7 +41,9 @@ class Settings(BaseSettings):
         description="Comma-separated webhook signing secrets (whsec_...); several for rotation.",
     )
     webhook_tolerance: int = Field(
-        default=300, ge=0, description="Max age in seconds of a Stripe-Signature timestamp."
+        default=300,
+        gt=0,
+        description="Seconds a Stripe-Signature timestamp may be old, or ahead (clock skew).",
     )
     webhook_max_body: int = Field(
         default=512 * 1024, gt=0, description="Largest accepted webhook body, in bytes."

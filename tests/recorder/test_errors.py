@@ -143,9 +143,12 @@ def test_transient_trouble_is_503(
     assert _server_errors(recorded) == [{"status": "503", "route": path}]
 
 
-def test_client_errors_are_not_server_errors(broken: Recorder, recorded: RecordingMetrics) -> None:
-    assert httpx.get(broken.url + "/nowhere").status_code == 404
-    assert broken.post(b"{}").status_code == 400
+def test_client_errors_are_not_server_errors(
+    recorder: Recorder, recorded: RecordingMetrics
+) -> None:
+    assert httpx.get(recorder.url + "/nowhere").status_code == 404
+    assert recorder.post(b"{}").status_code == 400
+    assert recorder.deliver(b"{}").status_code == 400
     assert _server_errors(recorded) == []
 
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from paywindow.clock import Clock
+from paywindow.errors import ConfigError
 from paywindow.payments.runner import ProcessorThread
 from paywindow.recorder.orders_api import OrdersService, install_orders_api
 from paywindow.recorder.server_errors import (
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RecorderConfig:
+    """What the recorder runs with; ``tolerance`` is the signature freshness, both ways."""
+
     engine: Engine
     clock: Clock
     secrets: list[str]
@@ -53,6 +56,10 @@ class RecorderConfig:
     max_attempts: int = 12
     counters: Counter[str] = field(default_factory=Counter)
     orders: OrdersService | None = None
+
+    def __post_init__(self) -> None:
+        if self.tolerance <= 0:  # 0 must not mean "no age check"
+            raise ConfigError(f"webhook tolerance must be positive seconds, not {self.tolerance}")
 
 
 def create_app(config: RecorderConfig) -> WebhookEndpoint:

@@ -9,6 +9,7 @@ then a durable group commit; the answer is sent only after the commit.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -87,6 +88,7 @@ class WebhookEndpoint:
             signature.decode("latin-1") if signature else None,
             self.config.secrets,
             self.config.tolerance,
+            now=time.time(),  # Stripe signs with wall-clock time; config.clock may be simulated
         )
         event = parse_event(body)
         client = scope.get("client")
