@@ -242,3 +242,27 @@ def _count_at_stripe(world: World, ids: list[str]) -> Counter[str]:
     for state, n in states.items():
         counts[f"orders_{state}"] = n
     return counts
+
+
+def test_overlapping_expiry_runs_refund_and_count_a_late_payment_once(engine: Engine) -> None:
+    from paywindow.observability import RecordingMetrics, configure_metrics
+    from paywindow.payments.expiry import refund_late_payments
+
+    recorded = RecordingMetrics()
+    previous = configure_metrics(recorded)
+    try:
+        with build_world(engine, window=timedelta(minutes=20)) as world:
+            view = world.create("ord_late").json()
+            world.advance(timedelta(minutes=20, seconds=1))  # the session outlives the deadline
+            world.sandbox.pay(view["session_id"], "success")
+            world.settle()
+            world.sandbox.faults(latency_ms=LATENCY_MS)
+            now = world.clock.now()
+            runs = _together([lambda: refund_late_payments(world.engine, world.stripe, now)] * 3)
+            world.sandbox.faults()
+            refunds = world.stripe.v1.refunds.list(params={"limit": 10}).data
+    finally:
+        configure_metrics(previous)
+    assert sorted(len(r) for r in runs) == [0, 0, 1]
+    assert len(refunds) == 1
+    assert recorded.total("payments.expiry.late_refunds") == 1
