@@ -134,7 +134,8 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, processor: 
         poll_interval=settings.processor_poll_interval,
         max_attempts=settings.processor_max_attempts,
     )
-    # log_config=None: uvicorn's own records go through paywindow's JSON, redacting handler
+    # log_config=None: uvicorn's own records go through paywindow's JSON, redacting handler.
+    # Proxy headers only from the proxies named: uvicorn would trust loopback by default.
     uvicorn.run(
         create_app(config),
         host=host,
@@ -142,6 +143,8 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, processor: 
         log_level="warning",
         access_log=False,
         log_config=None,
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

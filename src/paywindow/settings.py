@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     webhook_max_body: int = Field(
         default=512 * 1024, gt=0, description="Largest accepted webhook body, in bytes."
     )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Comma-separated proxy addresses (or *) whose X-Forwarded-For and "
+        "X-Forwarded-Proto `paywindow serve` trusts; unset: none, not even loopback.",
+    )
 
     stripe_api_key: SecretStr | None = Field(default=None, description="sk_test_/sk_live_ key.")
     stripe_api_base: str | None = Field(

@@ -144,11 +144,3 @@ def test_wrong_method_or_path_gets_json_error(
     assert response.status_code == status
     assert "error" in response.json()
     assert _count(engine) == 0
-
-
-def test_healthz(recorder: Recorder) -> None:
-    import httpx
-
-    response = httpx.get(recorder.url + "/healthz")
-    assert response.status_code == 200
-    assert response.json()["status"] == "ok"
