@@ -23,7 +23,6 @@ import stripe
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from paywindow.clock import Clock
@@ -336,18 +335,13 @@ def install_orders_api(app: FastAPI, service: OrdersService) -> None:
 
     def openapi(_service: ReaderService) -> JSONResponse:
         if not document:  # built on first use, once every /v1 route is mounted
-            routes = [r for r in app.routes if isinstance(r, APIRoute) and _documented(r)]
-            document.update(openapi_document(routes, version("paywindow")))
+            document.update(openapi_document(app.routes, version("paywindow")))
         return JSONResponse(document)
 
     app.add_api_route("/v1/openapi.json", openapi, methods=["GET"], include_in_schema=False)
 
 
 _RETRY_409 = "No failed payment, the plan is closed or used up, or an attempt is running."
-
-
-def _documented(route: APIRoute) -> bool:
-    return route.path.startswith("/v1/") and route.include_in_schema
 
 
 class _BodyLimit:

@@ -7,16 +7,18 @@ an answer's status or body is not the one documented here, so the document stays
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from starlette.routing import BaseRoute
 
 from paywindow.payments.states import OrderState
 
 __all__ = [
+    "ORDER_ID_PATTERN",
     "ErrorOut",
     "OrderView",
     "ReceiptPending",
@@ -155,8 +157,9 @@ def errors(*codes: int, model: type[BaseModel] = ErrorOut, **why: str) -> dict[i
     }
 
 
-def openapi_document(routes: list[APIRoute], version: str) -> dict[str, Any]:
-    """The OpenAPI document of ``routes``, with the bearer scheme and the order-id rule."""
+def openapi_document(routes: Sequence[BaseRoute], version: str) -> dict[str, Any]:
+    """The OpenAPI document of the ``/v1/`` routes among ``routes`` (an app's, so routers
+    included later are listed too), with the bearer scheme and the order-id rule."""
     doc = get_openapi(
         title="paywindow order API",
         version=version,
@@ -165,6 +168,7 @@ def openapi_document(routes: list[APIRoute], version: str) -> dict[str, Any]:
         "(PAYWINDOW_SUPPORT_TOKEN).",
         routes=routes,
     )
+    doc["paths"] = {p: ops for p, ops in doc.get("paths", {}).items() if p.startswith("/v1/")}
     doc.setdefault("components", {})["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer"}
     }
