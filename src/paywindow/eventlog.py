@@ -52,7 +52,7 @@ class ParsedEvent:
     api_version: str | None
 
 
-#: The latest ``created`` accepted, 2100-01-01T00:00:00Z: the range the processor reads as a time.
+#: The latest ``created`` accepted, 2100-01-01T00:00:00Z; from 0, the range the processor reads.
 MAX_CREATED = 4_102_444_800
 #: The deepest nesting accepted. Stripe's events nest about ten levels; at 64 every JSON tool
 #: paywindow uses (orjson reads 1024 and writes 255 levels, the stdlib ~1000) handles the body.
@@ -102,7 +102,7 @@ def _optional_text(value: Any, name: str, limit: int) -> str | None:
 
 
 def _created(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_CREATED:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CREATED:
         raise _invalid("created")
     return value
 
