@@ -221,13 +221,6 @@ def insert_events(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:
         raise StoreUnavailable(f"could not record events: {exc.orig}") from exc
     except OverflowError as exc:  # SQLite's driver, for an integer beyond 64 bits
         raise UnstorableEvent(str(exc)) from exc
-    except KeyError as exc:
-        # store.engine's SQLite begin hook turns a failed BEGIN IMMEDIATE into a KeyError (its
-        # rollback hook has already released the lock); the driver's error is the context.
-        if isinstance(exc.__context__, DBAPIError):
-            cause = exc.__context__
-            raise StoreUnavailable(f"could not record events: {cause.orig}") from cause
-        raise
     return {row["event_id"] for row in new}
 
 

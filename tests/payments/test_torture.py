@@ -153,10 +153,10 @@ def test_money_moves_once_under_everything_at_once(world: World) -> None:
     world.settle()
     counts = _count_at_stripe(world, ids)
     print("torture:", dict(counts))
-    assert counts["orders_with_two_unrefunded_payments"] == 0
-    assert counts["late_payments"] == counts["late_payments_refunded_once"]
-    assert counts["acknowledged_missing_from_log"] == 0
-    assert counts["late_payments"] > 0 and counts["acknowledged_events"] > 0
+    assert counts["orders_with_two_unrefunded_payments"] == 0, counts
+    assert counts["late_payments"] == counts["late_payments_refunded_once"], counts
+    assert counts["acknowledged_missing_from_log"] == 0, counts
+    assert counts["late_payments"] > 0 and counts["acknowledged_events"] > 0, counts
 
 
 def _create_twice_at_once(

@@ -6,12 +6,14 @@ Both feed the same path as a webhook: rows in the event log (source ``backfill``
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 import stripe
 from sqlalchemy import Engine, select
 
+from paywindow.errors import WebhookRejected
 from paywindow.eventlog import event_row, insert_events, parse_event
 from paywindow.gateway.events import events_since
 from paywindow.payments.expiry import backstop
@@ -19,6 +21,8 @@ from paywindow.payments.processor import process_due
 from paywindow.store.tables import orders
 
 __all__ = ["BackfillReport", "backfill_events", "resync_orders"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,14 @@ def backfill_events(
     """Pull every event since ``since`` from Stripe, log the ones we lack, apply them."""
     fetched = recorded = 0
     batch: list[dict[str, object]] = []
-    for _event_id, body in events_since(client, since):
+    for event_id, body in events_since(client, since):
         fetched += 1
-        batch.append(event_row(body, parse_event(body), received_at=now, source="backfill"))
+        try:
+            envelope = parse_event(body)
+        except WebhookRejected as exc:  # the recorder would refuse it too: skip, say so
+            log.warning("backfill skipped %s: %s", event_id, exc.message)
+            continue
+        batch.append(event_row(body, envelope, received_at=now, source="backfill"))
         if len(batch) >= 200:
             recorded += len(insert_events(engine, batch))
             batch = []

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from paywindow.errors import EventError
+from paywindow.eventlog import MAX_CREATED
 from paywindow.payments.facts import AttemptStatus, Change, DisputeStatus, FailureFacts
 
 __all__ = [
@@ -60,8 +61,10 @@ class Applies:
 Interpretation = Ignored | Applies
 
 
-#: Unix seconds paywindow accepts in a Stripe object (1970 .. 2100).
-_MAX_TS = 4_102_444_800
+#: Unix seconds paywindow accepts in a Stripe object (1970 .. 2100), as in the envelope.
+_MAX_TS = MAX_CREATED
+#: Stripe ids are short; a longer "id" is not Stripe's and would not fit a column.
+_MAX_ID = 255
 #: Attempt numbers paywindow writes are small; anything larger is not ours.
 _MAX_ATTEMPT = 10_000
 
@@ -90,11 +93,13 @@ def _currency(obj: JSON) -> str | None:
 
 
 def _id(value: Any) -> str | None:
-    """An expandable field: either an id string or an object with an id."""
+    """An expandable field: either an id string or an object with an id (None if too long
+    to be a Stripe id)."""
     if isinstance(value, dict):
-        found = value.get("id")
-        return str(found) if found is not None else None
-    return str(value) if value is not None else None
+        value = value.get("id")
+    if value is None or len(str(value)) > _MAX_ID:
+        return None
+    return str(value)
 
 
 #: What an order id paywindow issued looks like (the order API's pattern).

@@ -97,8 +97,9 @@ def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            conn.info.pop("paywindow_writer")
-            writer.release()
+            # a failed BEGIN may already have run the rollback hook, which released the lock
+            if conn.info.pop("paywindow_writer", False):
+                writer.release()
             raise
 
     def _release(conn: Any) -> None:
