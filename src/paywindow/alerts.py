@@ -25,7 +25,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine, func, select
 
-from paywindow.store.tables import event_log, server_errors
+from paywindow.store.tables import event_log, orders, server_errors
 
 __all__ = [
     "ALERTS",
@@ -45,6 +45,7 @@ EVENTS_FAILING = "paywindow.events.failing"
 RECEIPTS_PENDING = "paywindow.receipts.pending_too_long"
 RECONCILE_FINDINGS = "paywindow.reconcile.findings"
 SERVER_ERRORS = "paywindow.http.server_errors"
+PAYMENTS_HELD = "paywindow.payments.held_for_review"
 
 #: paywindow's deployments (prefect.yaml); a failed or crashed run of any of them alerts.
 DEPLOYMENTS = (
@@ -113,6 +114,13 @@ ALERTS = (
         match={"prefect.resource.id": "paywindow.http"},
         runbook="server-errors",
     ),
+    Alert(
+        name=PREFIX + "payments held for review",
+        meaning="A payment that is not its order's (session, amount or currency) holds orders.",
+        events=(PAYMENTS_HELD,),
+        match={"prefect.resource.id": "paywindow.payments"},
+        runbook="payments-held-for-review",
+    ),
 )
 
 
@@ -137,6 +145,20 @@ def failing_events(engine: Engine, *, limit: int = 20) -> tuple[int, list[str]]:
             select(event_log.c.event_id).where(failed).order_by(event_log.c.id).limit(limit)
         ).scalars()
         return int(count), list(ids)
+
+
+def held_orders(engine: Engine, *, limit: int = 20) -> tuple[int, list[dict[str, str]]]:
+    """Orders held in ``payment_mismatch``: (count, the oldest with their reasons)."""
+    held = orders.c.state == "payment_mismatch"
+    with engine.connect().execution_options(read_only=True) as conn:
+        count = conn.execute(select(func.count()).where(held)).scalar_one()
+        rows = conn.execute(
+            select(orders.c.id, orders.c.held_reason)
+            .where(held)
+            .order_by(orders.c.updated_at)
+            .limit(limit)
+        ).all()
+    return int(count), [{"order_id": r.id, "reason": r.held_reason or ""} for r in rows]
 
 
 def recent_server_errors(engine: Engine, since: datetime, *, limit: int = 10) -> dict[str, Any]:
@@ -198,6 +220,10 @@ def health_signals(
     if bugs or sum(errors["by_status"].values()) - bugs >= unavailable_threshold:
         payload = {**errors, "within_s": server_errors_within.total_seconds()}
         signals.append(Signal(SERVER_ERRORS, "paywindow.http", payload))
+    held, examples = held_orders(engine)
+    if held:
+        payload = {"orders": held, "examples": examples}
+        signals.append(Signal(PAYMENTS_HELD, "paywindow.payments", payload))
     return signals
 
 

@@ -146,3 +146,28 @@ def test_the_cli_installs_and_lists(prefect_client: Any) -> None:
     assert listed.exit_code == 0, listed.output
     assert "paywindow: reconciliation findings" in listed.output
     assert len(installed(prefect_client)) == len(ALERTS)
+
+
+def test_a_held_order_raises_the_payments_held_alert(engine: Engine) -> None:
+    from paywindow.alerts import PAYMENTS_HELD
+    from paywindow.store.tables import orders
+    from tests.factories import open_order
+
+    def held() -> list[Any]:
+        signals = health_signals(engine, NOW, timedelta(minutes=15))
+        return [s for s in signals if s.event == PAYMENTS_HELD]
+
+    oid = open_order(engine)
+    assert held() == []
+    with engine.begin() as conn:
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == oid)
+            .values(state="payment_mismatch", held_reason="amount 2600 is not the order's 2500")
+        )
+    (signal,) = held()
+    assert signal.resource == "paywindow.payments"
+    assert signal.payload == {
+        "orders": 1,
+        "examples": [{"order_id": oid, "reason": "amount 2600 is not the order's 2500"}],
+    }
