@@ -106,3 +106,27 @@ def test_manual_retry_and_the_scheduled_run_charge_once(
     assert state_of(world, "ord_twice") == "paid"
     outcomes = [a["outcome"] for a in attempts_of(world, "ord_twice")]
     assert outcomes.count("succeeded") == 1, outcomes
+
+
+def test_an_order_held_for_review_is_never_retried(world: World) -> None:
+    from sqlalchemy import update
+
+    from paywindow.store.tables import orders
+    from tests.retries.helpers import plan_of, run
+
+    failed_order(world, "ord_held")
+    run(world)  # opens the plan
+    with world.engine.begin() as conn:
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == "ord_held")
+            .values(state="payment_mismatch", held_reason="amount 2600 is not the order's 2500")
+        )
+    sessions_before = len(world.stripe.v1.checkout.sessions.list(params={"limit": 100}).data)
+    world.advance(timedelta(hours=1))
+    run(world)
+    assert len(world.stripe.v1.checkout.sessions.list(params={"limit": 100}).data) == (
+        sessions_before
+    )
+    assert plan_of(world, "ord_held")["close_reason"] == "held_for_review"
+    assert {a["status"] for a in attempts_of(world, "ord_held")} == {"dropped"}

@@ -217,6 +217,8 @@ def _close_finished(engine: Engine, now: datetime) -> dict[str, str]:
 def _close_reason(row: Any, pending: set[str], now: datetime) -> str | None:
     if row["paid_at"] is not None:
         return "paid"
+    if row["state"] == "payment_mismatch":
+        return "held_for_review"
     if row["window_closed_at"] is not None or row["deadline"] <= now:
         return "window_closed"
     if row["order_id"] not in pending:

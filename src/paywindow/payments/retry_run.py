@@ -183,6 +183,8 @@ def _execute(
     state = OrderState(order["state"])
     if order["paid_at"] is not None:
         return _finish(engine, row, now, status="cancelled", reason="paid")
+    if state is OrderState.PAYMENT_MISMATCH:
+        return _finish(engine, row, now, status="dropped", reason="held_for_review")
     if order["window_closed_at"] is not None or now >= order["deadline"]:
         return _finish(engine, row, now, status="dropped", reason="window_closed")
     if state is OrderState.PROCESSING:
