@@ -8,9 +8,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from paywindow.payments.repository import NewOrder, create_order
+from paywindow.payments.repository import NewOrder, create_order, insert_ignoring_conflicts
 from paywindow.store.tables import attempts
 from paywindow.stripe_ids import new_id
 
@@ -153,11 +153,14 @@ def open_order(
             ),
             NOW,
         )
-        # attempt 1 planned, as checkout plans it before creating the session
-        conn.execute(
-            attempts.insert().values(order_id=order_id, attempt=1, status="open", created_at=NOW)
-        )
+        plan_attempt(conn, order_id)
     return order_id
+
+
+def plan_attempt(conn: Connection, order_id: str, attempt: int = 1, at: datetime = NOW) -> None:
+    """Record the order's attempt as checkout does before creating its session (once)."""
+    row = {"order_id": order_id, "attempt": attempt, "status": "open", "created_at": at}
+    insert_ignoring_conflicts(conn, attempts, [row])
 
 
 def body_of(evt: dict[str, Any]) -> bytes:

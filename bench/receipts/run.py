@@ -42,7 +42,7 @@ from paywindow.receipts.signing import S3UrlSigner
 from paywindow.receipts.testing import free_port, prepare_bucket
 from paywindow.recorder.app import RecorderConfig, create_app
 from paywindow.store import make_engine, upgrade
-from paywindow.store.tables import event_log, receipts
+from paywindow.store.tables import attempts, event_log, receipts
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"
@@ -143,6 +143,10 @@ def _open(engine: Engine, client: Any, seller: str, n: int, now: datetime) -> li
                     deadline=now + timedelta(hours=23),
                 ),
                 now,
+            )
+            # attempt 1 planned before its session, as checkout does
+            conn.execute(
+                attempts.insert().values(order_id=oid, attempt=1, status="open", created_at=now)
             )
         meta = {ORDER_KEY: oid, ATTEMPT_KEY: "1"}
         session = client.v1.checkout.sessions.create(

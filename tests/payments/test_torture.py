@@ -15,8 +15,9 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -44,7 +45,7 @@ def world(engine: Engine) -> Iterator[World]:
         yield built
 
 
-def _together(calls: list[Callable[[], Any]]) -> list[Any]:
+def _together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """Run every call at once (threads behind a barrier); each result or raised error."""
     results: list[Any] = [None] * len(calls)
     barrier = threading.Barrier(len(calls))
@@ -105,8 +106,8 @@ def test_money_moves_once_under_everything_at_once(world: World) -> None:
         deadline = _deadline(world, ids[0])
         # buyers act while their app reopens checkout twice
         _together(
-            [lambda oid=oid: _buyer(world, sessions[oid], plan[oid]) for oid in ids]
-            + [lambda oid=oid: world.api("POST", f"/v1/orders/{oid}/checkout") for oid in ids] * 2
+            [partial(_buyer, world, sessions[oid], plan[oid]) for oid in ids]
+            + [partial(world.api, "POST", f"/v1/orders/{oid}/checkout") for oid in ids] * 2
         )
         world.advance(60)
         # an hour later: two scheduled runs, support's manual retries, buyers paying again
@@ -115,11 +116,8 @@ def test_money_moves_once_under_everything_at_once(world: World) -> None:
         now = world.clock.now()
         _together(
             [lambda: run_retries(world.engine, world.stripe, policy, now)] * 2
-            + [
-                lambda oid=oid: retry_now(world.engine, world.stripe, oid, policy, now)
-                for oid in failed
-            ]
-            + [lambda oid=oid: _pay_quietly(world, sessions[oid]) for oid in failed[::2]]
+            + [partial(retry_now, world.engine, world.stripe, oid, policy, now) for oid in failed]
+            + [partial(_pay_quietly, world, sessions[oid]) for oid in failed[::2]]
         )
         world.advance(60)
         # the buyers told of a retry link pay it while the next run starts
@@ -127,20 +125,20 @@ def test_money_moves_once_under_everything_at_once(world: World) -> None:
         now = world.clock.now()
         _together(
             [lambda: run_retries(world.engine, world.stripe, policy, now)]
-            + [lambda s=s: _pay_quietly(world, s) for s in links[::2]]
+            + [partial(_pay_quietly, world, s) for s in links[::2]]
         )
         # the last minutes: idle buyers come back, then pay just after the deadline while two
         # expiry runs overlap
         world.advance(deadline - timedelta(minutes=4) - world.clock.now())
         idle = [oid for oid in ids if plan[oid] == "idle"] + failed[1::2]
         reopened = _together(
-            [lambda oid=oid: world.api("POST", f"/v1/orders/{oid}/checkout") for oid in idle] * 2
+            [partial(world.api, "POST", f"/v1/orders/{oid}/checkout") for oid in idle] * 2
         )
         late_sessions = {r.json()["session_id"] for r in reopened if r.status_code == 200}
         world.advance(deadline + timedelta(seconds=1) - world.clock.now())
         _together(
             [lambda: enforce_windows(world.engine, world.stripe, world.clock, horizon=0)] * 2
-            + [lambda s=s: _pay_quietly(world, s) for s in late_sessions]
+            + [partial(_pay_quietly, world, s) for s in late_sessions]
         )
         world.sandbox.chaos()
         for _ in range(3):  # Stripe redelivers, the expiry runs again (refunds), twice at once
@@ -168,7 +166,7 @@ def _create_twice_at_once(
             buyer = {"id": "u_saved", "email": None, "customer": customer}
         return world.create(oid, buyer=buyer)
 
-    answers = _together([lambda oid=oid: create(oid) for oid in ids] * 2)
+    answers = _together([partial(create, oid) for oid in ids] * 2)
     assert sorted(Counter(a.status_code for a in answers).items()) == [
         (200, len(ids)),
         (201, len(ids)),

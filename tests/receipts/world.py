@@ -78,6 +78,7 @@ def unpaid_order(
             ),
             f.NOW,
         )
+        f.plan_attempt(conn, order_id)
         conn.execute(
             update(orders)
             .where(orders.c.id == order_id)

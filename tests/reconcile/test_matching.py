@@ -103,3 +103,21 @@ def test_charges_are_ranked_and_scoped(tmp_path: Path, local: str) -> None:
     )
     assert {(f.kind, f.order_id, f.stripe_id, f.detail) for f in found} == EXPECTED
     assert len(found) == len(EXPECTED) and expected == []
+
+
+def test_a_held_order_is_a_finding_at_once(tmp_path: Path) -> None:
+    held = {**_order("ord_h", None, None), "state": "payment_mismatch"}
+    charge = _charge("ch_h", "ord_h", _day(11, 20), amount=1500)
+    charges = pa.Table.from_pylist([charge], schema=SCHEMAS["charges"])
+    _write(tmp_path / "ledger" / "charges" / "date=2026-11-20" / "part.parquet", charges)
+    con = connect(memory_limit="256MB", threads=2)
+    register_ledger(con, tmp_path)
+    con.register("orders", pa.Table.from_pylist([held], schema=ORDER_SCHEMA))
+    as_of = _day(11, 20, 13)  # an hour after the charge: inside the webhook SLA
+    found, expected = find(
+        con, SQL_DIR, period_from=PERIOD[0], period_to=PERIOD[1], as_of=as_of, slas=Slas()
+    )
+    assert [(f.kind, f.order_id, f.stripe_id, f.detail) for f in found] == [
+        ("missing_locally", "ord_h", "ch_h", "order held: payment does not match it")
+    ]
+    assert expected == []

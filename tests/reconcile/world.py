@@ -9,9 +9,9 @@ the real processor, then days played out so payouts happen, then the ledger sync
 =========================  ==================================================================
 missing_in_stripe          a local order marked paid with a charge Stripe never made (tamper)
 missing_locally            a paid session whose events never reach paywindow (dropped)
-amount_over                an order for 20.00 whose session charged 25.00
+amount_over                an order's local total lowered after payment (tamper)
 amount_under               an order's local total raised after payment (tamper)
-currency_mismatch          an order in EUR paid by a session in USD
+currency_mismatch          an order's local currency changed after payment (tamper)
 fee_mismatch               a session created with a different application fee than the order
 status_mismatch            a refund made in Stripe after the last event paywindow saw
 duplicate_charge           two sessions of one order, both paid
@@ -41,7 +41,7 @@ from paywindow.reconcile.ledger import ledger_files
 from paywindow.reconcile.sync import sync_ledger
 from paywindow.sandbox import SandboxHandle
 from paywindow.store.tables import orders
-from tests.factories import record
+from tests.factories import plan_attempt, record
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=23)
@@ -87,6 +87,8 @@ class World:
         attempt: int = 1, expires: timedelta = WINDOW,
     ) -> str:  # fmt: skip
         metadata = {ORDER_KEY: order_id, ATTEMPT_KEY: str(attempt)}
+        with self.engine.begin() as conn:  # planned first, as checkout does
+            plan_attempt(conn, order_id, attempt, self.now())
         session = self.client.v1.checkout.sessions.create(
             params={
                 "mode": "payment",
@@ -198,13 +200,11 @@ def _clean_part(w: World) -> None:
 
 def _inject_before_delivery(w: World) -> None:
     inj = w.injected
-    w.open("ord_x_over", 2000)
-    w.pay(w.session("ord_x_over", 2500, fee=200))
+    w.sell("ord_x_over", 2500)
     inj["amount_over"] = "ord_x_over"
     w.sell("ord_x_under", 3000)
     inj["amount_under"] = "ord_x_under"
-    w.open("ord_x_currency", 2200, currency="eur")
-    w.pay(w.session("ord_x_currency", 2200, currency="usd"))
+    w.sell("ord_x_currency", 2200)
     inj["currency_mismatch"] = "ord_x_currency"
     w.open("ord_x_fee", 5000)
     w.pay(w.session("ord_x_fee", 5000, fee=650))
@@ -231,6 +231,9 @@ def _inject_before_delivery(w: World) -> None:
 def _inject_after_delivery(w: World) -> None:
     now = w.now()
     w.tamper("ord_x_under", amount_total=3500)
+    # paywindow holds a payment that is not the order's, so these two differ only by tamper
+    w.tamper("ord_x_over", amount_total=2000)
+    w.tamper("ord_x_currency", currency="eur")
     w.tamper("ord_x_ghost", state="paid", paid_at=now, charge="ch_ghost", amount_charged=4400)
     w.refund(w.charges["ord_x_status"])  # its events are never delivered
 
