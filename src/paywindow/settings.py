@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     )
     api_max_body: int = Field(default=64 * 1024, gt=0, description="Largest order API body.")
 
-    # --- receipts (issue 6): add receipt settings below this line ---
+    # --- receipts: add receipt settings below this line ---
     receipts_bucket: str = Field(
         default="paywindow-receipts", description="S3 bucket (Object Lock enabled) for receipts."
     )
@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Render attempts before a receipt job is parked as failed."
     )
 
-    # --- retries (issue 5): add retry settings below this line ---
+    # --- retries: add retry settings below this line ---
     retry_offsets: Annotated[list[timedelta], NoDecode] = Field(
         default_factory=lambda: [timedelta(hours=1), timedelta(hours=6), timedelta(hours=18)],
         description="Retry times after an order's first failure, comma-separated (1h,6h,18h); "
@@ -164,7 +164,7 @@ class Settings(BaseSettings):
             return parse_offsets(value)
         return value
 
-    # --- reconciliation (issue 7): add reconciliation settings below this line ---
+    # --- reconciliation: add reconciliation settings below this line ---
     reconcile_sync_overlap: timedelta = Field(
         default=timedelta(days=7),
         description="How far before the last synced 'created' the ledger sync looks again.",
@@ -188,7 +188,7 @@ class Settings(BaseSettings):
         default=2, ge=1, description="DuckDB threads for reconciliation queries."
     )
 
-    # --- operations (issue 8): metrics, logs and alerts ---
+    # --- operations: metrics, logs and alerts ---
     dogstatsd_host: str = Field(default="127.0.0.1", description="DogStatsD agent host (UDP).")
     dogstatsd_port: int = Field(default=8125, ge=0, le=65535, description="DogStatsD port.")
     metrics_enabled: bool = Field(

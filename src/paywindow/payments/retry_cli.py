@@ -1,5 +1,5 @@
 """``paywindow retry ORDER`` and ``paywindow report retries``: support's manual retry and the
-recovery report. The lead's ``paywindow.cli`` mounts :func:`retry_command` and
+recovery report. ``paywindow.cli`` mounts :func:`retry_command` and
 :func:`report_retries_command` (or the whole :data:`retry_app`)."""
 
 from __future__ import annotations

@@ -230,7 +230,7 @@ outbox = Table(
 )
 
 
-# --- reconciliation (issue 7) ---------------------------------------------------------------
+# --- reconciliation ---------------------------------------------------------------
 
 ledger_cursors = Table(
     "ledger_cursors",
@@ -286,7 +286,7 @@ reconcile_run_findings = Table(
 )
 
 
-# --- receipts (issue 6) ---------------------------------------------------------------------
+# --- receipts ---------------------------------------------------------------------
 
 receipt_counters = Table(
     "receipt_counters",
@@ -354,7 +354,7 @@ receipt_versions = Table(
 Index("ix_receipts_orders_updated_at", orders.c.updated_at)
 
 
-# --- retries (issue 5) ----------------------------------------------------------------------
+# --- retries ----------------------------------------------------------------------
 
 retry_plans = Table(
     "retry_plans",

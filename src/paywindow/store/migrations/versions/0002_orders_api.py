@@ -1,4 +1,4 @@
-"""order API and payment window (issue 4)
+"""order API and payment window
 
 Revision ID: 0002
 Revises: 0001

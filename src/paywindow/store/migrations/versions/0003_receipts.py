@@ -1,4 +1,4 @@
-"""receipts (issue 6): receipt jobs and documents, their stored versions, numbering counters
+"""receipts: receipt jobs and documents, their stored versions, numbering counters
 
 Revision ID: 0003
 Revises: 0002

@@ -1,4 +1,4 @@
-"""reconciliation: ledger sync cursors, runs, findings and their resolutions (issue 7)
+"""reconciliation: ledger sync cursors, runs, findings and their resolutions
 
 Revision ID: 0004
 Revises: 0003

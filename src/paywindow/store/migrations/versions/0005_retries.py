@@ -1,4 +1,4 @@
-"""failed-payment retries: one plan per order and its (at most three) attempts (issue 5)
+"""failed-payment retries: one plan per order and its (at most three) attempts
 
 Revision ID: 0005
 Revises: 0004
