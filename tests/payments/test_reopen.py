@@ -4,7 +4,6 @@ concurrent order creations all get the same order."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from tests.concurrency import at_once
 from tests.world import World, build_world
 
 
@@ -60,7 +60,7 @@ def test_concurrent_reopens_open_one_session(world: World) -> None:
     world.stripe.v1.checkout.sessions.expire(created["session_id"])
     world.sandbox.faults(latency_ms=300)
     try:
-        answers = _together(lambda: _reopen(world, "ord_clicks"), 4)
+        answers = at_once([lambda: _reopen(world, "ord_clicks")] * 4)
     finally:
         world.sandbox.faults()
     assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
@@ -71,7 +71,7 @@ def test_concurrent_reopens_open_one_session(world: World) -> None:
 def test_identical_concurrent_creations_get_the_same_order(world: World) -> None:
     world.sandbox.faults(latency_ms=200)
     try:
-        answers = _together(lambda: world.create("ord_same"), 6)
+        answers = at_once([lambda: world.create("ord_same")] * 6)
     finally:
         world.sandbox.faults()
     codes = sorted(a.status_code for a in answers)
@@ -80,19 +80,3 @@ def test_identical_concurrent_creations_get_the_same_order(world: World) -> None
     assert len(_sessions_of(world, "ord_same")) == 1
     other = world.create("ord_same", currency="eur")
     assert other.status_code == 409
-
-
-def _together(call: Any, n: int) -> list[httpx.Response]:
-    results: list[Any] = [None] * n
-    barrier = threading.Barrier(n)
-
-    def one(i: int) -> None:
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results

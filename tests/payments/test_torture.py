@@ -30,6 +30,7 @@ from paywindow.payments.retry_run import retry_now, run_retries
 from paywindow.payments.windows_job import enforce_windows
 from paywindow.sandbox import SandboxControlError
 from paywindow.store.tables import event_log, orders
+from tests.concurrency import at_once
 from tests.retries.helpers import retry_policy
 from tests.retries.test_retries import _customer_with_saved_card
 from tests.world import World, build_world
@@ -46,22 +47,11 @@ def world(engine: Engine) -> Iterator[World]:
 
 
 def _together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Run every call at once (threads behind a barrier); each result or raised error."""
-    results: list[Any] = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-
-    def one(n: int) -> None:
-        barrier.wait()
-        try:
-            results[n] = calls[n]()
-        except (PaywindowError, SandboxControlError) as exc:  # refusals are answers here
-            results[n] = exc
-
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    """Every call at once; refusals (409, a closed session) are answers, anything else fails."""
+    results = at_once(calls)
+    expected = (PaywindowError, SandboxControlError)
+    unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, expected)]
+    assert not unexpected, unexpected
     return results
 
 
@@ -86,7 +76,7 @@ class _Processor:
         self.thread.join()
 
 
-def test_money_moves_once_under_everything_at_once(world: World) -> None:
+def test_money_moves_once_under_everything__together(world: World) -> None:
     rng = random.Random(SEED)
     customer = _customer_with_saved_card(world)
     for card in world.stripe.v1.payment_methods.list(
@@ -102,7 +92,7 @@ def test_money_moves_once_under_everything_at_once(world: World) -> None:
     world.sandbox.chaos(duplicate=0.3, reorder=20, seed=SEED)
     world.sandbox.faults(latency_ms=LATENCY_MS)
     with _Processor(world):
-        sessions = _create_twice_at_once(world, ids, saved, customer)
+        sessions = _create_twice__together(world, ids, saved, customer)
         deadline = _deadline(world, ids[0])
         # buyers act while their app reopens checkout twice
         _together(
@@ -157,7 +147,7 @@ def test_money_moves_once_under_everything_at_once(world: World) -> None:
     assert counts["late_payments"] > 0 and counts["acknowledged_events"] > 0, counts
 
 
-def _create_twice_at_once(
+def _create_twice__together(
     world: World, ids: list[str], saved: dict[str, bool], customer: str
 ) -> dict[str, str]:
     def create(oid: str) -> Any:

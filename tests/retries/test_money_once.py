@@ -5,8 +5,6 @@ Each test slows the sandbox to a realistic Stripe latency and counts at the sand
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 
 from paywindow.errors import Conflict
 from paywindow.payments.retry_run import retry_now, run_retries
+from tests.concurrency import at_once
 from tests.retries.helpers import attempts_of, failed_order, retry_policy, state_of
 from tests.retries.test_retries import _buyer, _customer_with_saved_card
 from tests.world import World
@@ -23,28 +22,6 @@ def _succeeded_charges(world: World, customer: str) -> list[Any]:
     intents = world.stripe.v1.payment_intents.list(params={"customer": customer, "limit": 100})
     succeeded = [pi.to_dict() for pi in intents.data if pi.status == "succeeded"]
     return [pi for pi in succeeded if pi["metadata"].get("paywindow_order_id") != "ord_earlier"]
-
-
-def _at_once(calls: list[Callable[[], Any]], stagger: float = 0.0) -> list[Any]:
-    """Run ``calls`` in threads released together (``stagger`` seconds apart); results or
-    the exceptions they raised, in order."""
-    results: list[Any] = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-
-    def one(n: int) -> None:
-        barrier.wait()
-        threading.Event().wait(stagger * n)
-        try:
-            results[n] = calls[n]()
-        except Exception as exc:  # collected and asserted on by the caller
-            results[n] = exc
-
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.fixture
@@ -70,7 +47,7 @@ def test_concurrent_manual_retries_charge_once(
         return retry_now(world.engine, world.stripe, "ord_twice", policy, world.clock.now())
 
     try:
-        results = _at_once([manual, manual, manual], stagger=stagger)
+        results = at_once([manual, manual, manual], stagger=stagger)
     finally:
         world.sandbox.faults()
     world.settle()
@@ -98,7 +75,7 @@ def test_manual_retry_and_the_scheduled_run_charge_once(
         return run_retries(world.engine, world.stripe, policy, world.clock.now())
 
     try:
-        _at_once([manual, scheduled, manual, scheduled])
+        at_once([manual, scheduled, manual, scheduled])
     finally:
         world.sandbox.faults()
     world.settle()
