@@ -16,14 +16,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from paywindow.errors import Conflict, NotFound
 from paywindow.store.tables import orders
 
-__all__ = ["DEFAULT_TTL", "OrderBusy", "order_lease"]
+__all__ = ["DEFAULT_TTL", "Lease", "OrderBusy", "new_holder", "order_lease"]
 
 #: Longer than any Stripe call with its retries; a dead holder's lease lapses after it.
 DEFAULT_TTL = timedelta(minutes=10)
@@ -37,6 +39,33 @@ class OrderBusy(Conflict):
         self.order_id = order_id
         self.doing = doing
         self.until = until
+
+
+@dataclass
+class Lease:
+    """A held order lease. :meth:`values` stamps it on a new order row (taken with the insert);
+    :meth:`release_in` gives it back inside the caller's last transaction (the caller sets
+    ``released`` once that transaction committed), so holding the lease costs no commit of its
+    own on the hot path."""
+
+    order_id: str
+    holder: str
+    doing: str
+    released: bool = False
+
+    def values(self, now: datetime, ttl: timedelta = DEFAULT_TTL) -> dict[str, Any]:
+        return {"busy_by": self.holder, "busy_with": self.doing[:255], "busy_until": now + ttl}
+
+    def release_in(self, conn: Connection) -> None:
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == self.order_id, orders.c.busy_by == self.holder)
+            .values(busy_by=None, busy_with=None, busy_until=None)
+        )
+
+
+def new_holder(doing: str) -> str:
+    return f"{doing.split(' ', 1)[0]}-{uuid.uuid4().hex[:12]}"
 
 
 def _take(
@@ -84,20 +113,24 @@ def order_lease(
     wait: float = 0.0,
     ttl: timedelta = DEFAULT_TTL,
     poll: float = 0.05,
-) -> Iterator[str]:
-    """Hold the order's lease for the block (yields the holder id).
+    held: Lease | None = None,
+) -> Iterator[Lease]:
+    """Hold the order's lease for the block.
 
     ``wait`` is how many (real) seconds to wait for a busy order before raising
     :class:`OrderBusy`; 0 refuses at once. ``now`` stamps the lease in paywindow's clock.
+    ``held`` is a lease the caller already took (with the order's insert). The lease is given
+    back when the block ends, unless the block released it in its own transaction.
     """
-    holder = f"{doing.split(' ', 1)[0]}-{uuid.uuid4().hex[:12]}"
+    lease = held or Lease(order_id, new_holder(doing), doing)
     give_up = time.monotonic() + wait
-    while not _take(engine, order_id, holder, doing, now, ttl):
+    while held is None and not _take(engine, order_id, lease.holder, doing, now, ttl):
         if time.monotonic() >= give_up:
             busy_with, until = _holder(engine, order_id)
             raise OrderBusy(order_id, busy_with, until)
         time.sleep(poll)
     try:
-        yield holder
+        yield lease
     finally:
-        _give_back(engine, order_id, holder)
+        if not lease.released:
+            _give_back(engine, order_id, lease.holder)

@@ -36,7 +36,7 @@ from paywindow.observability import metrics, stopwatch
 from paywindow.payments.apply import apply_change
 from paywindow.payments.expiry import record_session
 from paywindow.payments.facts import AttemptStatus, Change
-from paywindow.payments.lease import order_lease
+from paywindow.payments.lease import Lease, new_holder, order_lease
 from paywindow.payments.repository import NewOrder, create_order
 from paywindow.payments.states import OrderState
 from paywindow.payments.window import (
@@ -120,9 +120,18 @@ def open_order(
     checkout if an earlier call could not); a different request for the id is a Conflict.
     """
     with stopwatch() as took:
-        created = _insert(engine, request, policy, now)
+        lease = Lease(request.order_id, new_holder("checkout"), "checkout")
+        created = _insert(engine, request, policy, now, lease)
         try:
-            ensure_checkout(engine, client, request.order_id, policy, now, reopen=False)
+            ensure_checkout(
+                engine,
+                client,
+                request.order_id,
+                policy,
+                now,
+                reopen=False,
+                held=lease if created else None,
+            )
         except GatewayRejected:
             if created:
                 _remove(engine, request.order_id)
@@ -131,12 +140,15 @@ def open_order(
     return order_view(engine, request.order_id, now), created
 
 
-def _insert(engine: Engine, request: OrderRequest, policy: CheckoutPolicy, now: datetime) -> bool:
+def _insert(
+    engine: Engine, request: OrderRequest, policy: CheckoutPolicy, now: datetime, lease: Lease
+) -> bool:
     """Insert the order, or find the same one: insert-or-read, never select-then-insert.
 
     The insert carries the request's fingerprint, so a concurrent identical request (which on
     PostgreSQL waits on the unique key until the first commits) reads a complete order and
-    gets the same answer; a different body for the id is a Conflict.
+    gets the same answer; a different body for the id is a Conflict. A new order is inserted
+    with ``lease`` held, so its first checkout needs no commit to take it.
     """
     fingerprint = request.fingerprint()
     order = NewOrder(
@@ -156,6 +168,7 @@ def _insert(engine: Engine, request: OrderRequest, policy: CheckoutPolicy, now: 
     with engine.begin() as conn:
         if create_order(conn, order, now):
             conn.execute(order_items.insert(), _item_rows(request))
+            conn.execute(update(orders).where(orders.c.id == order.id).values(**lease.values(now)))
             return True
         existing = conn.execute(
             select(orders.c.request_hash).where(orders.c.id == request.order_id)
@@ -196,6 +209,7 @@ def ensure_checkout(
     now: datetime,
     *,
     reopen: bool = True,
+    held: Lease | None = None,
 ) -> None:
     """Make sure the order has one usable open session, creating it if needed.
 
@@ -204,8 +218,8 @@ def ensure_checkout(
     order's lease (concurrent callers wait for it, then find the session it made), and
     never opens a new session while Stripe says the buyer has already paid the current one.
     """
-    with order_lease(engine, order_id, "checkout", now, wait=_CHECKOUT_WAIT):
-        _ensure_checkout(engine, client, order_id, policy, now, reopen=reopen)
+    with order_lease(engine, order_id, "checkout", now, wait=_CHECKOUT_WAIT, held=held) as lease:
+        _ensure_checkout(engine, client, order_id, policy, now, reopen=reopen, lease=lease)
 
 
 def _ensure_checkout(
@@ -216,6 +230,7 @@ def _ensure_checkout(
     now: datetime,
     *,
     reopen: bool,
+    lease: Lease,
 ) -> None:
     with engine.connect().execution_options(read_only=True) as conn:
         order, latest = _order_and_latest(conn, order_id)
@@ -254,6 +269,8 @@ def _ensure_checkout(
             .where(attempts.c.order_id == order_id, attempts.c.attempt == number)
             .values(url=session.url, channel="checkout")
         )
+        lease.release_in(conn)
+    lease.released = True
 
 
 def _usable(latest: dict[str, Any] | None, now: datetime) -> bool:
