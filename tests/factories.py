@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from paywindow.payments.repository import NewOrder, create_order, insert_ignoring_conflicts
+from paywindow.payments.repository import NewOrder, create_order
+from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import attempts
 from paywindow.stripe_ids import new_id
 

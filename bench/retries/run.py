@@ -31,12 +31,12 @@ from paywindow.clock import ManualClock
 from paywindow.payments.expiry import close_overdue, expire_stripe_sessions
 from paywindow.payments.orders import CheckoutPolicy, LineItem, OrderRequest, open_order
 from paywindow.payments.processor import process_due
-from paywindow.payments.repository import insert_ignoring_conflicts
 from paywindow.payments.retry_report import RecoveryReport, recovery_report
 from paywindow.payments.retry_run import RetryPolicy, run_retries
 from paywindow.recorder.app import RecorderConfig, create_app
 from paywindow.sandbox import running_sandbox
 from paywindow.store import make_engine, upgrade
+from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import payment_failures, retry_plans
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import outbox
 
 __all__ = ["pending_messages", "write_message"]
@@ -28,8 +29,6 @@ def write_message(
     order_id: str | None = None,
 ) -> bool:
     """Add one message unless one with ``dedupe_key`` exists; True if it was added."""
-    from paywindow.payments.repository import insert_ignoring_conflicts
-
     row = {
         "topic": topic,
         "order_id": order_id,

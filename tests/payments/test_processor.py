@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from paywindow.admin import list_events, show_event
-from paywindow.payments.processor import backoff, process_due, replay
+from paywindow.payments.processor import process_due, replay
+from paywindow.store.sql import backoff
 from tests import factories as f
 from tests.payments.helpers import apply, state
 

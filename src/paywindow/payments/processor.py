@@ -33,12 +33,12 @@ from paywindow.payments.apply import apply_change
 from paywindow.payments.events import Applies, interpret
 from paywindow.payments.facts import OrderFacts
 from paywindow.payments.repository import find_order_by_payment
+from paywindow.store.sql import backoff
 from paywindow.store.tables import event_log
 
 __all__ = [
     "EventStatus",
     "ProcessReport",
-    "backoff",
     "process_due",
     "process_events",
     "process_one",
@@ -73,11 +73,6 @@ class ProcessReport:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-
-def backoff(attempts: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:
-    """Delay before attempt ``attempts + 1``: 2 s, 4 s, 8 s, ... capped at an hour."""
-    return timedelta(seconds=min(cap, base * 2 ** max(attempts - 1, 0)))
 
 
 def process_due(

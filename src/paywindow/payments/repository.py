@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from paywindow.errors import NotFound, OrderNotFound
 from paywindow.payments.facts import (
@@ -19,6 +17,7 @@ from paywindow.payments.facts import (
     OrderFacts,
 )
 from paywindow.payments.states import TRANSITIONS, OrderState
+from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import attempts, order_transitions, orders, payment_failures
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "create_order",
     "find_order_by_payment",
     "get_order",
-    "insert_ignoring_conflicts",
     "load_facts",
     "save_facts",
 ]
@@ -48,16 +46,6 @@ class NewOrder:
     request_hash: str | None = None
     locale: str | None = None
     seller_name: str | None = None
-
-
-def insert_ignoring_conflicts(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> int:
-    """Insert ``rows``, skipping any that violate a unique constraint; return rows inserted."""
-    if not rows:
-        return 0
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    # rowcount is not reliable for ON CONFLICT on every driver: count the returned keys
-    statement = dialect_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-    return sum(len(conn.execute(statement, row).all()) for row in rows)
 
 
 def create_order(conn: Connection, order: NewOrder, now: datetime) -> bool:

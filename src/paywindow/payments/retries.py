@@ -29,8 +29,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from paywindow.errors import Conflict, NotFound
-from paywindow.payments.repository import insert_ignoring_conflicts
 from paywindow.payments.retry_schedule import DeclineClass, classify, plan_attempts
+from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import orders, payment_failures, retry_attempts, retry_plans
 
 __all__ = [

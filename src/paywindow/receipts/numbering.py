@@ -26,7 +26,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, update
 
-from paywindow.payments.repository import insert_ignoring_conflicts
+from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import receipt_counters
 
 __all__ = ["PREFIXES", "allocate", "format_number", "series_for"]

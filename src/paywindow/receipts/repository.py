@@ -26,6 +26,7 @@ from sqlalchemy import Connection, and_, exists, func, or_, select, update
 
 from paywindow.outbox import write_message
 from paywindow.receipts.numbering import allocate, format_number, series_for
+from paywindow.store.sql import backoff
 from paywindow.store.tables import orders, receipt_versions, receipts
 
 __all__ = [
@@ -284,7 +285,7 @@ def fail(
         .where(receipts.c.id == job.id, receipts.c.lease_owner == owner)
         .values(
             status=Status.FAILED if parked else Status.PENDING,
-            next_attempt_at=now + backoff(attempts, cap=60.0 if transient else 3600.0),
+            next_attempt_at=now + backoff(attempts, base=1.0, cap=60.0 if transient else 3600.0),
             lease_owner=None,
             lease_until=None,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
@@ -292,11 +293,6 @@ def fail(
             updated_at=now,
         )
     )
-
-
-def backoff(attempts: int, *, base: float = 1.0, cap: float = 3600.0) -> timedelta:
-    """1 s, 2 s, 4 s, ... after the n-th attempt, capped."""
-    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
 
 
 def request_rerender(
