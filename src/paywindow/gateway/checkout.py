@@ -18,6 +18,7 @@ import stripe
 
 from paywindow.errors import GatewayRejected, GatewayUnavailable
 from paywindow.gateway.client import stripe_errors
+from paywindow.gateway.metadata import order_metadata, refund_metadata
 
 __all__ = [
     "CheckoutLine",
@@ -97,7 +98,7 @@ def _stripe_locale(locale: str | None) -> str | None:
 
 def create_session(client: stripe.StripeClient, request: CheckoutRequest) -> SessionInfo:
     """Create the Checkout Session for ``request`` (idempotent per order and attempt)."""
-    metadata = {"paywindow_order_id": request.order_id, "paywindow_attempt": str(request.attempt)}
+    metadata = order_metadata(request.order_id, request.attempt)
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [
@@ -167,7 +168,7 @@ def refund_payment(
                 "payment_intent": payment_intent,
                 "reverse_transfer": True,
                 "refund_application_fee": True,
-                "metadata": {"paywindow_order_id": order_id, "paywindow_reason": reason_key},
+                "metadata": refund_metadata(order_id, reason_key),
             },
             options={"idempotency_key": f"paywindow:{order_id}:refund:{reason_key}"},
         )

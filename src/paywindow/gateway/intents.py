@@ -15,6 +15,7 @@ from typing import Any
 import stripe
 
 from paywindow.gateway.client import stripe_errors
+from paywindow.gateway.metadata import order_metadata
 
 __all__ = [
     "OffSessionCharge",
@@ -119,7 +120,7 @@ def _card(pm: dict[str, Any], customer: str) -> SavedCard:
 
 def charge_off_session(client: stripe.StripeClient, charge: OffSessionCharge) -> OffSessionResult:
     """Create and confirm the off-session PaymentIntent; a card decline is a result."""
-    metadata = {"paywindow_order_id": charge.order_id, "paywindow_attempt": str(charge.attempt)}
+    metadata = order_metadata(charge.order_id, charge.attempt)
     params: dict[str, Any] = {
         "amount": charge.amount,
         "currency": charge.currency,

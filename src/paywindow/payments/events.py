@@ -16,6 +16,7 @@ from typing import Any
 
 from paywindow.errors import EventError
 from paywindow.eventlog import MAX_CREATED
+from paywindow.gateway.metadata import ATTEMPT_KEY, ORDER_KEY
 from paywindow.payments.facts import AttemptStatus, Change, DisputeStatus, FailureFacts
 
 __all__ = [
@@ -28,8 +29,6 @@ __all__ = [
     "interpret",
 ]
 
-ORDER_KEY = "paywindow_order_id"
-ATTEMPT_KEY = "paywindow_attempt"
 
 #: Event types kept only for reconciliation; they never touch an order.
 RECONCILIATION_PREFIXES = ("payout.", "balance.", "transfer.", "application_fee.")
