@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow
 from tasks.receipts import render_due
-
-REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
 
 @flow(name="backfill_receipts", log_prints=True)
 def backfill_receipts(limit: int = 10_000) -> dict[str, int]:
-    return render_due(REPORTS, limit)
+    return render_due(limit)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ from pathlib import Path
 from prefect import flow
 from tasks.reconcile import publish_summary_task, reconcile_period_task, sync_ledger_task
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @flow(name="reconcile-range", log_prints=True)
 def reconcile_range(
@@ -18,12 +16,6 @@ def reconcile_range(
     """Reconcile ``first``..``last``; with ``sync`` the ledger is re-read from ``first`` on."""
     if sync:
         sync_ledger_task(since=datetime.combine(first, time(), UTC))
-    outcome = reconcile_period_task(
-        first,
-        last,
-        ROOT / "sql" / "reconcile",
-        ROOT / "reports" / "reconcile",
-        Path(out_dir) if out_dir else None,
-    )
+    outcome = reconcile_period_task(first, last, Path(out_dir) if out_dir else None)
     publish_summary_task(outcome, key="reconcile-range")
     return outcome["summary"]  # type: ignore[no-any-return]

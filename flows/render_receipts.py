@@ -7,17 +7,13 @@ the next, so a renderer that dies is replaced within a minute.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow
 from tasks.receipts import render_continuously
-
-REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
 
 @flow(name="render_receipts", log_prints=True)
 def render_receipts(max_runtime: float = 3300.0, workers: int = 0) -> dict[str, int]:
-    return render_continuously(REPORTS, max_runtime, workers)
+    return render_continuously(max_runtime, workers)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ only when the whole call failed for a transient reason.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from botocore.exceptions import EndpointConnectionError
 from prefect import get_run_logger, task
 
 from paywindow.clock import SystemClock
 from paywindow.errors import StoreUnavailable
+from paywindow.paths import reports_dir
 from paywindow.receipts.pool import RenderPool, inline
 from paywindow.receipts.render import Renderer
 from paywindow.receipts.storage import ObjectStoreUnavailable
@@ -30,14 +30,14 @@ _transient = retry_only(*_TRANSIENT)
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_transient)
-def render_continuously(reports_dir: Path, max_runtime: float, workers: int = 0) -> dict[str, int]:
+def render_continuously(max_runtime: float, workers: int = 0) -> dict[str, int]:
     """Run the renderer for ``max_runtime`` seconds on every core; return its counts."""
     settings = load_settings()
     start_metrics(settings)
     engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         service = service_from_settings(settings, engine)
-        with RenderPool(reports_dir, workers or settings.receipts_workers) as pool:
+        with RenderPool(reports_dir(settings), workers or settings.receipts_workers) as pool:
             pool.warm_up()
             get_run_logger().info("rendering receipts on %d processes", pool.workers)
             report = service.run(
@@ -53,14 +53,16 @@ def render_continuously(reports_dir: Path, max_runtime: float, workers: int = 0)
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_transient)
-def render_due(reports_dir: Path, limit: int = 10_000) -> dict[str, int]:
+def render_due(limit: int = 10_000) -> dict[str, int]:
     """Issue and render everything due now in this process, then return."""
     settings = load_settings()
     start_metrics(settings)
     engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         service = service_from_settings(settings, engine)
-        report = service.run_once(SystemClock(), inline(Renderer(reports_dir)), limit=limit)
+        report = service.run_once(
+            SystemClock(), inline(Renderer(reports_dir(settings))), limit=limit
+        )
     finally:
         engine.dispose()
     return {"issued": report.issued, "stored": report.stored, "failed": report.failed}

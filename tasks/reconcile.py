@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from paywindow.alerts import findings_signal
 from paywindow.errors import GatewayUnavailable, StoreUnavailable
 from paywindow.gateway import make_stripe_client
+from paywindow.paths import reports_dir, sql_dir
 from paywindow.reconcile.amounts import format_amount
 from paywindow.reconcile.matching import Slas
 from paywindow.reconcile.report import TOTAL_COLUMNS, markdown_summary, write_reports
@@ -54,9 +55,7 @@ def sync_ledger_task(since: datetime | None = None) -> dict[str, int]:
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=_transient)
-def reconcile_period_task(
-    first: date, last: date, sql_dir: Path, templates: Path, out_dir: Path | None = None
-) -> dict[str, Any]:
+def reconcile_period_task(first: date, last: date, out_dir: Path | None = None) -> dict[str, Any]:
     """Reconcile ``first``..``last`` (UTC days), store the findings, write the reports."""
     settings = load_settings()
     start_metrics(settings)
@@ -67,7 +66,7 @@ def reconcile_period_task(
         result = reconcile(
             engine,
             settings.data_dir,
-            sql_dir,
+            sql_dir(settings) / "reconcile",
             period_from=period_from,
             period_to=period_to,
             as_of=now,
@@ -85,6 +84,7 @@ def reconcile_period_task(
     signal = findings_signal(result.summary())
     if signal is not None:
         emit_signal(signal)
+    templates = reports_dir(settings) / "reconcile"
     files = write_reports(result, templates, out_dir or settings.data_dir / "reports")
     totals = [
         {"currency": row["currency"].upper()}

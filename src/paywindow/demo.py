@@ -33,6 +33,7 @@ from sqlalchemy import Engine, func, select
 
 from paywindow.clock import ManualClock
 from paywindow.gateway.checkout import expire_session
+from paywindow.paths import reports_dir, sql_dir
 from paywindow.payments.expiry import (
     DeadlineTimer,
     backstop,
@@ -56,7 +57,6 @@ from paywindow.stripe_ids import new_id
 
 __all__ = ["DemoResult", "run_demo"]
 
-ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=24)
 ITEMS = [
@@ -114,8 +114,8 @@ def run_demo(
     from paywindow.sandbox import running_sandbox
 
     started = time.perf_counter()
-    root = root or ROOT / "var" / "demo"
-    out = out or ROOT / "out"
+    root = (root or Path("var") / "demo").resolve()
+    out = (out or Path("out")).resolve()
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
@@ -180,7 +180,7 @@ class _recorder:
 def _receipts(engine: Engine, s3: Any) -> Any:
     from paywindow.receipts.content import Platform
     from paywindow.receipts.pool import inline
-    from paywindow.receipts.render import Renderer, default_reports_dir
+    from paywindow.receipts.render import Renderer
     from paywindow.receipts.service import ReceiptService
     from paywindow.receipts.signing import S3UrlSigner
 
@@ -191,7 +191,7 @@ def _receipts(engine: Engine, s3: Any) -> Any:
         S3UrlSigner(store),
         Platform("paywindow demo marketplace", "paywindow Demo Ltd. · 1 Example Street · London"),
     )
-    return service, inline(Renderer(default_reports_dir()))
+    return service, inline(Renderer(reports_dir()))
 
 
 def _simulate(day: _Day, count: int, step: timedelta, console: Console) -> None:
@@ -395,7 +395,7 @@ def _reconcile(
         result = reconcile(
             day.engine,
             data_dir,
-            ROOT / "sql" / "reconcile",
+            sql_dir() / "reconcile",
             period_from=first,
             period_to=last,
             as_of=now,
@@ -404,7 +404,7 @@ def _reconcile(
                 webhook=timedelta(hours=6), sync=timedelta(hours=1), refund=timedelta(hours=1)
             ),
         )
-        files = write_reports(result, ROOT / "reports" / "reconcile", out)
+        files = write_reports(result, reports_dir() / "reconcile", out)
     kinds: dict[str, int] = {}
     for finding in result.findings:
         kinds[finding.kind] = kinds.get(finding.kind, 0) + 1

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path (WAL) or postgresql+psycopg://user@host/db.",
     )
     data_dir: Path = Field(default=Path("var"), description="Where local files are kept.")
+    sql_dir: Path | None = Field(
+        default=None, description="The sql/ folder; None: the one shipped with paywindow."
+    )
+    reports_dir: Path | None = Field(
+        default=None, description="The reports/ templates; None: the ones shipped with paywindow."
+    )
     db_busy_timeout: float = Field(
         default=2.0, gt=0, le=60, description="Seconds to wait for a locked database."
     )

@@ -94,15 +94,16 @@ def report_retries_command(
 ) -> None:
     """Recovery rate of failed payments (first failure FROM..TO), by decline code, attempt
     and channel: writes HTML and CSV."""
+    from paywindow.paths import reports_dir
     from paywindow.payments.retry_report import recovery_report, write_recovery_report
-    from paywindow.receipts.render import default_reports_dir
 
     start, end = _day(from_), _day(to) + timedelta(days=1)
     if end <= start:
         raise typer.BadParameter("--to is before --from")
-    with _settings_and_engine() as (_settings, engine):
+    with _settings_and_engine() as (settings, engine):
         report = recovery_report(engine, start, end)
-    html, csv_path = write_recovery_report(report, out, default_reports_dir(), SystemClock().now())
+    templates = reports_dir(settings)
+    html, csv_path = write_recovery_report(report, out, templates, SystemClock().now())
     console.print(
         f"recovery {report.rate:.1%} ({report.recovered}/{report.failed}); "
         f"without retries {report.rate_without_retries:.1%}"

@@ -46,19 +46,20 @@ def _service() -> Iterator[tuple[Settings, Engine, ReceiptService]]:
         engine.dispose()
 
 
-def _inline_renderer() -> Any:
+def _inline_renderer(settings: Settings) -> Any:
     """Render in this process (WeasyPrint is imported only when a command renders)."""
+    from paywindow.paths import reports_dir
     from paywindow.receipts.pool import inline
-    from paywindow.receipts.render import Renderer, default_reports_dir
+    from paywindow.receipts.render import Renderer
 
-    return inline(Renderer(default_reports_dir()))
+    return inline(Renderer(reports_dir(settings)))
 
 
 @receipts_app.command("render")
 def render(limit: int = typer.Option(1000, help="Render at most this many documents.")) -> None:
     """Issue and render every receipt due now (in this process), then exit."""
-    with _service() as (_settings, _engine, service):
-        report = service.run_once(SystemClock(), _inline_renderer(), limit=limit)
+    with _service() as (settings, _engine, service):
+        report = service.run_once(SystemClock(), _inline_renderer(settings), limit=limit)
     console.print(
         f"issued {report.issued}, stored {report.stored} "
         f"(adopted {report.adopted}), failed {report.failed}"
@@ -75,10 +76,10 @@ def run(
     """Render continuously on every core (what the render-receipts deployment runs)."""
     stop = threading.Event()
     with _service() as (settings, _engine, service):
+        from paywindow.paths import reports_dir
         from paywindow.receipts.pool import RenderPool
-        from paywindow.receipts.render import default_reports_dir
 
-        pool = RenderPool(default_reports_dir(), workers or settings.receipts_workers)
+        pool = RenderPool(reports_dir(settings), workers or settings.receipts_workers)
         try:
             pool.warm_up()
             report = service.run(
@@ -151,13 +152,13 @@ def rerender(
 ) -> None:
     """Store a new version of a receipt; the original stays locked in S3 and listed."""
     clock = SystemClock()
-    with _service() as (_settings, engine, service):
+    with _service() as (settings, engine, service):
         with engine.begin() as conn:
             row = request_rerender(conn, order, reason=reason, now=clock.now(), number=number)
         if row is None:
             console.print(f"[red]{order}: no such receipt[/red]")
             raise typer.Exit(1)
-        report = service.run_once(clock, _inline_renderer())
+        report = service.run_once(clock, _inline_renderer(settings))
     console.print(
         f"{row['number']}: version {row['target_version']} requested; "
         f"stored {report.stored}, failed {report.failed}"

@@ -31,18 +31,10 @@ from paywindow.errors import PaywindowError
 from paywindow.money import format_money, parse_locale
 from paywindow.receipts.model import ReceiptDocument
 
-__all__ = ["ForbiddenFetch", "RenderError", "Renderer", "default_reports_dir"]
+__all__ = ["ForbiddenFetch", "RenderError", "Renderer"]
 
 STYLESHEET = "receipts/receipt.css"
 TEMPLATES = {"receipt": "receipts/receipt.html.j2", "credit_note": "receipts/credit_note.html.j2"}
-
-
-def default_reports_dir() -> Path:
-    """``reports/`` of the source checkout this package runs from (flows pass their own)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "reports" / "receipts").is_dir():
-            return parent / "reports"
-    return Path("reports").resolve()
 
 
 class RenderError(PaywindowError):

@@ -17,16 +17,13 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from paywindow.errors import ConfigError, PaywindowError
+from paywindow.paths import reports_dir, sql_dir
 from paywindow.reconcile.amounts import format_amount
 from paywindow.reconcile.matching import Slas
 from paywindow.reconcile.report import ReportFiles
 from paywindow.settings import Settings, load_settings
 
-__all__ = ["SQL_DIR", "TEMPLATES_DIR", "findings_app", "ledger_app", "reconcile_command"]
-
-_ROOT = Path(__file__).resolve().parents[3]
-SQL_DIR = _ROOT / "sql" / "reconcile"
-TEMPLATES_DIR = _ROOT / "reports" / "reconcile"
+__all__ = ["findings_app", "ledger_app", "reconcile_command"]
 
 ledger_app = typer.Typer(no_args_is_help=True, help="Stripe's ledger, synced to Parquet.")
 findings_app = typer.Typer(no_args_is_help=True, help="Reconciliation findings.")
@@ -182,7 +179,7 @@ def _reconcile(
     result = reconcile(
         engine,
         settings.data_dir,
-        SQL_DIR,
+        sql_dir(settings) / "reconcile",
         period_from=period_from,
         period_to=period_to,
         as_of=now,
@@ -195,5 +192,5 @@ def _reconcile(
         memory_limit=settings.reconcile_duckdb_memory,
         threads=settings.reconcile_duckdb_threads,
     )
-    files = write_reports(result, TEMPLATES_DIR, out, pdf=pdf)
+    files = write_reports(result, reports_dir(settings) / "reconcile", out, pdf=pdf)
     return files, markdown_summary(result)
