@@ -7,7 +7,7 @@ export UV_LINK_MODE ?= copy
 
 install:
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-extras
 
 demo: install
 	$(UV) run paywindow demo
@@ -29,7 +29,7 @@ run: install
 	$(UV) run paywindow run
 
 bench: install
-	$(UV) run python -m bench
+	$(UV) run --frozen --all-extras --group bench python -m bench
 
 clean:
 	rm -rf var out .pytest_cache .mypy_cache .ruff_cache

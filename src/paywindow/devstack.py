@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from paywindow.errors import ConfigError
+
 __all__ = ["Stack", "run_stack"]
 
-ROOT = Path(__file__).resolve().parents[2]
 _PAYWINDOW = [sys.executable, "-c", "from paywindow.cli import main; main()"]
 
 
@@ -35,11 +36,12 @@ class Stack:
     console: Console
     env: dict[str, str]
     logs: Path
+    root: Path
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     def start(self, name: str, command: list[str], ready: Callable[[], bool]) -> None:
         log = (self.logs / f"{name}.log").open("ab")
-        process = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=log)
+        process = subprocess.Popen(command, env=self.env, cwd=self.root, stdout=log, stderr=log)
         self.processes.append((name, process))
         deadline = time.monotonic() + 90
         while not ready():
@@ -50,7 +52,7 @@ class Stack:
 
     def run(self, name: str, command: list[str]) -> None:
         log = (self.logs / f"{name}.log").open("ab")
-        subprocess.run(command, env=self.env, cwd=ROOT, stdout=log, stderr=log, check=True)
+        subprocess.run(command, env=self.env, cwd=self.root, stdout=log, stderr=log, check=True)
 
     def stop(self) -> None:
         for _name, process in reversed(self.processes):
@@ -64,6 +66,14 @@ class Stack:
             self.console.print(f"stopped {name}")
 
 
+def _checkout() -> Path:
+    """The working directory, which must hold prefect.yaml and flows/ (the deployments)."""
+    root = Path.cwd()
+    if not (root / "prefect.yaml").is_file() or not (root / "flows").is_dir():
+        raise ConfigError(f"run paywindow run from a checkout: {root} lacks prefect.yaml or flows/")
+    return root
+
+
 def _up(url: str) -> Callable[[], bool]:
     def check() -> bool:
         try:
@@ -75,8 +85,9 @@ def _up(url: str) -> Callable[[], bool]:
 
 
 def run_stack(console: Console, *, serve_port: int = 8000, prefect_port: int = 4200) -> None:
-    """Start everything and wait for Ctrl-C."""
-    var = ROOT / "var"
+    """Start everything and wait for Ctrl-C, from the checkout in the working directory."""
+    root = _checkout()
+    var = root / "var"
     logs = var / "run-logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -89,7 +100,7 @@ def run_stack(console: Console, *, serve_port: int = 8000, prefect_port: int = 4
     env.setdefault("PAYWINDOW_API_TOKEN", secrets.token_urlsafe(24))
     env.setdefault("PAYWINDOW_SUPPORT_TOKEN", secrets.token_urlsafe(24))
     secret = env.setdefault("PAYWINDOW_STRIPE_WEBHOOK_SECRETS", "whsec_" + secrets.token_hex(24))
-    stack = Stack(console, env, logs)
+    stack = Stack(console, env, logs, root)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         _start_emulators(stack, secret.split(",")[0], serve_port)
@@ -103,7 +114,7 @@ def run_stack(console: Console, *, serve_port: int = 8000, prefect_port: int = 4
         subprocess.run(
             [*prefect, "work-pool", "create", "paywindow", "--type", "process"],
             env=env,
-            cwd=ROOT,
+            cwd=root,
             capture_output=True,
         )
         stack.run("deploy", [*prefect, "--no-prompt", "deploy", "--all"])
@@ -153,7 +164,7 @@ def _start_emulators(stack: Stack, secret: str, serve_port: int) -> None:
                 "--api-key",
                 key,
                 "--state",
-                str(ROOT / "var" / "sandbox.json"),
+                str(stack.root / "var" / "sandbox.json"),
                 "--webhook-url",
                 f"http://127.0.0.1:{serve_port}/webhooks/stripe",
                 "--webhook-secret",
@@ -162,8 +173,9 @@ def _start_emulators(stack: Stack, secret: str, serve_port: int) -> None:
             _up("http://127.0.0.1:12111/_sandbox/clock"),
         )
     if not env.get("PAYWINDOW_S3_ENDPOINT_URL"):
-        from paywindow.receipts.testing import TEST_CREDENTIALS, prepare_bucket
+        from paywindow.receipts.testing import TEST_CREDENTIALS, prepare_bucket, require_moto
 
+        require_moto()
         endpoint = "http://127.0.0.1:5055"
         stack.start(
             "s3-emulator",

@@ -4,11 +4,12 @@
 port, creates a KMS key and an Object-Lock-enabled (hence versioned) bucket, and gives the
 endpoint, the names and ready-made clients. The boto3 code under test is the production code;
 only ``endpoint_url`` differs. moto keeps its state per process, so each call uses a fresh
-bucket name.
+bucket name. moto is an extra (``paywindow[sandbox]``), imported only when a server starts.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import socket
 import uuid
@@ -22,7 +23,14 @@ import boto3
 
 from paywindow.receipts.storage import ObjectStore, make_s3_client
 
-__all__ = ["TEST_CREDENTIALS", "S3Handle", "free_port", "prepare_bucket", "running_s3"]
+__all__ = [
+    "TEST_CREDENTIALS",
+    "S3Handle",
+    "free_port",
+    "prepare_bucket",
+    "require_moto",
+    "running_s3",
+]
 
 TEST_CREDENTIALS = {"access_key_id": "testing", "secret_access_key": "testing"}
 
@@ -72,9 +80,20 @@ def prepare_bucket(endpoint_url: str, region: str = "us-east-1", bucket: str = "
     return S3Handle(endpoint_url, region, bucket, key["Arn"])
 
 
+def require_moto() -> None:
+    """Fail clearly when moto (an extra: ``paywindow[sandbox]``) is not installed."""
+    if importlib.util.find_spec("moto") is None:
+        raise ModuleNotFoundError(
+            "the S3/KMS emulator needs moto: install paywindow[sandbox] "
+            "(pip install 'paywindow[sandbox]'; a checkout's uv sync has it)",
+            name="moto",
+        )
+
+
 @contextmanager
 def running_s3(region: str = "us-east-1", port: int | None = None) -> Iterator[S3Handle]:
     """moto's S3/KMS server on a free loopback port for the duration of the block."""
+    require_moto()
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
