@@ -4,8 +4,8 @@
 generates the ledger and local rows (1 % perturbed), then runs each engine in its own process
 (threads 2, DuckDB ``memory_limit`` 2 GB) and records wall time, peak RSS and the findings,
 which must agree between the engines. Results go to bench/results/ and docs/benchmarks.md.
-pandas is not a dependency of paywindow: without it the benchmark re-runs itself under
-``uv run --with pandas``.
+pandas is not a dependency of paywindow but of the locked ``bench`` group: without it the
+benchmark re-runs itself under ``uv run --frozen --group bench``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ SECTION = "## Reconciliation"
 def _child_env(pycache: Path) -> dict[str, str]:
     """The engines' environment, bytecode cached under ``pycache``.
 
-    Under ``PYTHONDONTWRITEBYTECODE`` the ``uv run --with pandas`` overlay (numpy, pandas) has no
+    Under ``PYTHONDONTWRITEBYTECODE`` a fresh ``bench`` group environment (numpy, pandas) has no
     .pyc files, so every process would compile them again (about 1 s for numpy, more for pandas).
     An installed environment has them; the benchmark measures matching, not the compiler.
     """
@@ -190,7 +190,7 @@ def _write_doc(section: str) -> None:
 
 def main() -> int:
     if importlib.util.find_spec("pandas") is None:
-        args = ["uv", "run", "--with", "pandas", "python", "-m", "bench.reconcile.run"]
+        args = ["uv", "run", "--frozen", "--group", "bench", "python", "-m", "bench.reconcile.run"]
         return subprocess.call([*args, *sys.argv[1:]], cwd=ROOT)
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000,5000000")
