@@ -39,8 +39,9 @@ from paywindow.receipts.pool import RenderPool
 from paywindow.receipts.render import Renderer
 from paywindow.receipts.service import ReceiptConfig, ReceiptService
 from paywindow.receipts.signing import S3UrlSigner
-from paywindow.receipts.testing import free_port, prepare_bucket
+from paywindow.receipts.testing import prepare_bucket
 from paywindow.recorder.app import RecorderConfig, create_app
+from paywindow.sandbox import free_port
 from paywindow.store import make_engine, upgrade
 from paywindow.store.tables import attempts, event_log, receipts
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from paywindow.sandbox import free_port
 
 __all__ = [
     "REPO",
@@ -52,13 +53,6 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def recorder_env(database_url: str, secret: str) -> dict[str, str]:
     """The environment for ``paywindow``: inherited, minus any other PAYWINDOW_* setting."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWINDOW_")}
@@ -76,7 +70,7 @@ def migrate(env: dict[str, str]) -> None:
 
 
 def start_recorder(env: dict[str, str], log: Path, *, processor: bool) -> Server:
-    port = free_port()
+    port = free_port(HOST)
     command = [*_PAYWINDOW, "serve", "--host", HOST, "--port", str(port)]
     if not processor:
         command.append("--no-processor")
@@ -84,7 +78,7 @@ def start_recorder(env: dict[str, str], log: Path, *, processor: bool) -> Server
 
 
 def start_bare(log: Path, *, asgi: bool = False) -> Server:
-    port = free_port()
+    port = free_port(HOST)
     command = [sys.executable, "-m", "bench.recorder.bare", "--host", HOST, "--port", str(port)]
     command += ["--asgi"] if asgi else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWINDOW_")}

@@ -32,6 +32,8 @@ from pathlib import Path
 import stripe
 import uvloop
 
+from paywindow.sandbox import free_port
+
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,13 +61,6 @@ class Case:
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -171,14 +166,14 @@ def _create_session(port: int) -> str:
 def run_cases(seconds: float, conns: int) -> list[Case]:
     """Bare ceiling, then retrieve and create against a fresh sandbox process."""
     cases = []
-    bare_port = _free_port()
+    bare_port = free_port()
     bare = [sys.executable, "-m", "bench.sandbox.bare", str(bare_port)]
     with _process(bare, bare_port):
         get = _request("GET", "/v1/checkout/sessions/cs_x")
         cases.append(
             _measure("client ceiling (bare endpoint)", bare_port, lambda n: get, seconds, conns)
         )
-    port = _free_port()
+    port = free_port()
     server = [
         sys.executable,
         "-m",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from sqlalchemy import Engine
 from paywindow.clock import SystemClock
 from paywindow.observability import RecordingMetrics, configure_metrics
 from paywindow.recorder.app import RecorderConfig, create_app
+from paywindow.sandbox import free_port
 from paywindow.stripe_ids import new_id
 
 
@@ -42,14 +42,8 @@ class Recorder:
         return self.post(body, sign(body, self.secrets[0], at=at))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def serve_in_thread(app: object) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

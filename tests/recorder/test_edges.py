@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from paywindow.recorder.app import create_app
+from paywindow.sandbox import free_port
 from paywindow.store import make_engine, upgrade
 from paywindow.store.tables import event_log
 from tests import factories as f
@@ -68,18 +68,12 @@ def test_405_names_the_allowed_methods(
     assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(tmp_path: Path, **env: str) -> Iterator[tuple[str, Engine]]:
     """`paywindow serve` in a child process on a fresh SQLite database."""
     url = f"sqlite:///{tmp_path}/serve.db"
     engine = make_engine(url)
     upgrade(engine)
-    port = _free_port()
+    port = free_port()
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("PAYWINDOW_")}
     child_env.pop("FORWARDED_ALLOW_IPS", None)
     child_env.update(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,11 +21,11 @@ from typing import Any
 import boto3
 
 from paywindow.receipts.storage import ObjectStore, make_s3_client
+from paywindow.sandbox import free_port
 
 __all__ = [
     "TEST_CREDENTIALS",
     "S3Handle",
-    "free_port",
     "prepare_bucket",
     "require_moto",
     "running_s3",
@@ -62,13 +61,6 @@ class S3Handle:
         return ObjectStore(
             self.client(**options), self.bucket, kms_key_id=self.kms_key_id, retention=retention
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def prepare_bucket(endpoint_url: str, region: str = "us-east-1", bucket: str = "") -> S3Handle:

@@ -30,7 +30,15 @@ from paywindow.sandbox.engine import SandboxConfig
 from paywindow.sandbox.server import Sandbox, SandboxApp, register_endpoint, uvicorn_config
 from paywindow.sandbox.wire import new_id
 
-__all__ = ["SandboxControlError", "SandboxHandle", "running_sandbox"]
+__all__ = ["SandboxControlError", "SandboxHandle", "free_port", "running_sandbox"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now, for a test or benchmark server."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class SandboxControlError(RuntimeError):
