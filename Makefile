@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 export UV_LINK_MODE ?= copy
 
-.PHONY: install demo test lint typecheck pytest run bench clean
+.PHONY: install demo test test-fast lint typecheck pytest run bench clean
 
 install:
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
@@ -24,6 +24,10 @@ pytest: install
 	$(UV) run pytest -q
 
 test: lint typecheck pytest
+
+# the inner loop: everything but the slow end-to-end tests (Prefect servers, the wheel)
+test-fast: install
+	$(UV) run pytest -q -m "not slow"
 
 run: install
 	$(UV) run paywindow run
