@@ -38,7 +38,9 @@ def test_expire_windows_flow_closes_on_time(
     with running_sandbox(frozen=False) as sandbox:
         client = sandbox.client()
         seller = client.v1.accounts.create(params={"type": "express"}).id
-        for n, seconds in enumerate((2.0, 3.5)):
+        # windows long enough that the flow run has started before the first deadline, even
+        # on a loaded machine (Prefect's own start-up is not what the timer is judged on)
+        for n, seconds in enumerate((8.0, 9.5)):
             request = OrderRequest(
                 order_id=f"ord_flow{n}",
                 buyer_id="u",
@@ -58,9 +60,9 @@ def test_expire_windows_flow_closes_on_time(
         from flows.expire_windows import expire_windows
 
         started = time.monotonic()
-        summary = expire_windows(horizon=5.0)
+        summary = expire_windows(horizon=12.0)
         assert time.monotonic() - started < 30
-    assert summary["closed_on_time"] + summary["closed_overdue"] == 2
+    assert summary["closed_on_time"] == 2, summary
     assert summary["max_lateness_s"] <= 1.0
     with engine.connect() as conn:
         rows = conn.execute(
