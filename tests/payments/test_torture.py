@@ -76,7 +76,7 @@ class _Processor:
         self.thread.join()
 
 
-def test_money_moves_once_under_everything__together(world: World) -> None:
+def test_money_moves_once_under_everything_at_once(world: World) -> None:
     rng = random.Random(SEED)
     customer = _customer_with_saved_card(world)
     for card in world.stripe.v1.payment_methods.list(

@@ -385,6 +385,9 @@ def uvicorn_config(app: SandboxApp, host: str, port: int) -> uvicorn.Config:
         lifespan="on",
         access_log=False,
         log_level="warning",
+        # longer than clients keep idle connections (httpx: 5 s), so the server never closes
+        # one just as a client reuses it (a reset POST is not retried by the client)
+        timeout_keep_alive=75,
     )
 
 
