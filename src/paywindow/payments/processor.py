@@ -86,45 +86,35 @@ def process_due(
     PostgreSQL each event has its own transaction, so two processors never deadlock on
     order locks taken in different orders.
     """
+    query = (
+        select(event_log.c.id)
+        .where(event_log.c.status.in_(_RETRYABLE))
+        .where(event_log.c.attempts < max_attempts)
+        .where(or_(event_log.c.next_attempt_at.is_(None), event_log.c.next_attempt_at <= now))
+        .order_by(event_log.c.id)
+        .limit(limit)
+    )
+    batch = _SQLITE_BATCH if engine.dialect.name == "sqlite" else 1
+    return _apply_rows(engine, query, now, batch)
+
+
+def process_events(engine: Engine, event_ids: list[str], now: datetime) -> ProcessReport:
+    """Apply the named events now (those still pending or failed), each in its own commit."""
+    query = select(event_log.c.id).where(event_log.c.event_id.in_(event_ids))
+    return _apply_rows(engine, query.order_by(event_log.c.id), now, 1)
+
+
+def _apply_rows(engine: Engine, query: Any, now: datetime, batch: int) -> ProcessReport:
+    """Apply the event rows ``query`` selects, ``batch`` of them per commit."""
     report = ProcessReport()
     with engine.connect().execution_options(read_only=True) as conn:
-        ids = list(
-            conn.execute(
-                select(event_log.c.id)
-                .where(event_log.c.status.in_(_RETRYABLE))
-                .where(event_log.c.attempts < max_attempts)
-                .where(
-                    or_(event_log.c.next_attempt_at.is_(None), event_log.c.next_attempt_at <= now)
-                )
-                .order_by(event_log.c.id)
-                .limit(limit)
-            ).scalars()
-        )
-    batch = _SQLITE_BATCH if engine.dialect.name == "sqlite" else 1
+        ids = list(conn.execute(query).scalars())
     for start in range(0, len(ids), batch):
         with engine.begin() as conn:
             for row_id in ids[start : start + batch]:
                 status = _process_in(conn, row_id, now)
                 if status is not None:
                     report.counts[status] += 1
-    return report
-
-
-def process_events(engine: Engine, event_ids: list[str], now: datetime) -> ProcessReport:
-    """Apply the named events now (those still pending or failed), each in its own commit."""
-    report = ProcessReport()
-    with engine.connect().execution_options(read_only=True) as conn:
-        ids = list(
-            conn.execute(
-                select(event_log.c.id)
-                .where(event_log.c.event_id.in_(event_ids))
-                .order_by(event_log.c.id)
-            ).scalars()
-        )
-    for row_id in ids:
-        status = process_one(engine, row_id, now)
-        if status is not None:
-            report.counts[status] += 1
     return report
 
 
