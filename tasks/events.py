@@ -10,9 +10,9 @@ from prefect import get_run_logger, task
 
 from paywindow.clock import SystemClock, utc
 from paywindow.errors import GatewayUnavailable, StoreUnavailable
-from paywindow.payments.backfill import backfill_events, resync_orders
-from paywindow.payments.processor import process_due
-from paywindow.runtime import engine_from, stripe_from
+from paywindow.inbox.backfill import backfill_events, resync_orders
+from paywindow.inbox.processor import process_due
+from paywindow.resources import engine_from, stripe_from
 from paywindow.settings import load_settings
 from tasks.observe import start_metrics
 from tasks.policy import retry_only

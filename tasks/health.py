@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from paywindow.alerts import health_signals
 from paywindow.clock import SystemClock
-from paywindow.runtime import engine_from
+from paywindow.health import health_signals
+from paywindow.resources import engine_from
 from paywindow.settings import load_settings
 from tasks.observe import emit_signal, start_metrics
 

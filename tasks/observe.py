@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prefect.events import emit_event
 
-from paywindow.alerts import Signal
+from paywindow.health import Signal
 from paywindow.observability import DogStatsdMetrics, NullMetrics, configure_metrics, metrics
 from paywindow.settings import Settings
 

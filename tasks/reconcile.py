@@ -13,9 +13,9 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from paywindow.alerts import findings_signal
 from paywindow.errors import GatewayUnavailable, StoreUnavailable
 from paywindow.gateway import make_stripe_client
+from paywindow.health import findings_signal
 from paywindow.paths import reports_dir, sql_dir
 from paywindow.reconcile.amounts import format_amount
 from paywindow.reconcile.matching import Slas

@@ -11,11 +11,11 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
+from paywindow.cli.retries import retry_policy_from
 from paywindow.clock import SystemClock
 from paywindow.errors import GatewayUnavailable, StoreUnavailable
-from paywindow.payments.retry_cli import retry_policy_from
-from paywindow.payments.retry_run import run_retries
-from paywindow.runtime import engine_from, stripe_from
+from paywindow.resources import engine_from, stripe_from
+from paywindow.retries.attempt import run_retries
 from paywindow.settings import load_settings
 from tasks.observe import start_metrics
 from tasks.policy import retry_only

@@ -8,8 +8,8 @@ from prefect import get_run_logger, task
 
 from paywindow.clock import SystemClock
 from paywindow.errors import GatewayUnavailable, StoreUnavailable
-from paywindow.payments.windows_job import enforce_windows
-from paywindow.runtime import engine_from, stripe_from
+from paywindow.jobs import enforce_windows
+from paywindow.resources import engine_from, stripe_from
 from paywindow.settings import load_settings
 from tasks.observe import start_metrics
 from tasks.policy import retry_only

@@ -6,12 +6,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from paywindow.store import make_engine, upgrade
 from paywindow.store.tables import metadata
+
+if TYPE_CHECKING:
+    from tests.world import World
 
 # Prefect's test server must not try to phone home from a machine without internet.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -93,3 +97,12 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def world(engine: Engine) -> Iterator[World]:
+    """The whole world (sandbox, store, serve app) on a frozen clock."""
+    from tests.world import build_world
+
+    with build_world(engine) as built:
+        yield built

@@ -170,7 +170,7 @@ def body_of(evt: dict[str, Any]) -> bytes:
 
 def record(engine: Engine, *events: dict[str, Any], source: str = "test") -> set[str]:
     """Put events in the log as the recorder would (already verified); return the new ids."""
-    from paywindow.eventlog import event_row, insert_events, parse_event
+    from paywindow.inbox.eventlog import event_row, insert_events, parse_event
 
     rows = []
     for evt in events:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from paywindow.cli import app
+from paywindow.cli.app import app
 from tests import factories as f
 from tests.payments.helpers import apply
 

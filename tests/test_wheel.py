@@ -47,7 +47,7 @@ Path(sys.argv[2]).write_bytes(Renderer(reports_dir()).pdf(doc))
 """
 
 _NO_MOTO = """
-from paywindow.receipts.testing import running_s3
+from paywindow.sandbox.s3 import running_s3
 try:
     with running_s3():
         pass

@@ -14,14 +14,15 @@ import httpx
 from sqlalchemy import Engine
 
 from paywindow.clock import ManualClock
-from paywindow.payments.orders import CheckoutPolicy
-from paywindow.payments.processor import process_due
-from paywindow.recorder.app import RecorderConfig, create_app
-from paywindow.recorder.orders_api import OrdersService
+from paywindow.inbox.backstop import record_session
+from paywindow.inbox.processor import process_due
+from paywindow.payments.checkout import CheckoutPolicy
 from paywindow.sandbox import SandboxHandle, running_sandbox
 from paywindow.stripe_ids import new_id
+from paywindow.web.app import RecorderConfig, create_app
+from paywindow.web.orders import OrdersService
 from tests.factories import NOW
-from tests.recorder.conftest import serve_in_thread
+from tests.web.conftest import serve_in_thread
 
 TOKEN = "test-token-" + new_id("t", 16)
 SUPPORT_TOKEN = "test-support-" + new_id("t", 16)
@@ -84,6 +85,7 @@ def policy(window: timedelta = timedelta(hours=24)) -> CheckoutPolicy:
         margin=timedelta(minutes=5),
         success_url="https://m.example/done?s={CHECKOUT_SESSION_ID}",
         cancel_url="https://m.example/cancel",
+        record_session=record_session,
     )
 
 

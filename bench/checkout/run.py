@@ -23,16 +23,17 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
-from tests.recorder.conftest import serve_in_thread
+from tests.web.conftest import serve_in_thread
 
 from bench.docs import machine_line, percentile, update_section
 from paywindow.clock import SystemClock
 from paywindow.gateway.checkout import CheckoutLine, CheckoutRequest, create_session
-from paywindow.payments.orders import CheckoutPolicy
-from paywindow.recorder.app import RecorderConfig, create_app
-from paywindow.recorder.orders_api import OrdersService
+from paywindow.inbox.backstop import record_session
+from paywindow.payments.checkout import CheckoutPolicy
 from paywindow.sandbox import running_sandbox
 from paywindow.store import make_engine, upgrade
+from paywindow.web.app import RecorderConfig, create_app
+from paywindow.web.orders import OrdersService
 
 TOKEN = "bench-token"
 TARGET_P99_E2E = 2.0
@@ -68,7 +69,11 @@ def run(orders: int, workers: int) -> dict[str, list[float]]:
         client = sandbox.client(max_network_retries=2)
         seller = client.v1.accounts.create(params={"type": "express"}).id
         policy = CheckoutPolicy(
-            timedelta(hours=24), timedelta(minutes=5), "https://x/ok", "https://x/no"
+            timedelta(hours=24),
+            timedelta(minutes=5),
+            "https://x/ok",
+            "https://x/no",
+            record_session,
         )
         service = OrdersService(engine, client, policy, SystemClock(), TOKEN)
         config = RecorderConfig(

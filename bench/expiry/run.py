@@ -26,7 +26,8 @@ from sqlalchemy import select
 
 from bench.docs import machine_line, percentile, update_section
 from paywindow.clock import SystemClock
-from paywindow.payments.orders import CheckoutPolicy, LineItem, OrderRequest, open_order
+from paywindow.inbox.backstop import record_session
+from paywindow.payments.checkout import CheckoutPolicy, LineItem, OrderRequest, open_order
 from paywindow.sandbox import running_sandbox
 from paywindow.store import make_engine, upgrade
 from paywindow.store.tables import orders
@@ -45,7 +46,7 @@ def _open(engine: object, client: object, seller: str, n: int, window: float) ->
         lines=(LineItem("Poster", 1500, 1),),
     )
     policy = CheckoutPolicy(
-        timedelta(seconds=window), timedelta(minutes=5), "https://x", "https://y"
+        timedelta(seconds=window), timedelta(minutes=5), "https://x", "https://y", record_session
     )
     open_order(engine, client, request, policy, SystemClock().now())  # type: ignore[arg-type]
 

@@ -31,19 +31,19 @@ import uvicorn
 from sqlalchemy import Engine, func, select
 
 from paywindow.clock import SystemClock
-from paywindow.payments.events import ATTEMPT_KEY, ORDER_KEY
 from paywindow.payments.repository import NewOrder, create_order
+from paywindow.payments.stripe_events import ATTEMPT_KEY, ORDER_KEY
 from paywindow.receipts.content import Platform
 from paywindow.receipts.model import Line, PaymentMethod, ReceiptDocument
 from paywindow.receipts.pool import RenderPool
 from paywindow.receipts.render import Renderer
 from paywindow.receipts.service import ReceiptConfig, ReceiptService
 from paywindow.receipts.signing import S3UrlSigner
-from paywindow.receipts.testing import prepare_bucket
-from paywindow.recorder.app import RecorderConfig, create_app
 from paywindow.sandbox import free_port
+from paywindow.sandbox.s3 import prepare_bucket
 from paywindow.store import make_engine, upgrade
 from paywindow.store.tables import attempts, event_log, receipts
+from paywindow.web.app import RecorderConfig, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"

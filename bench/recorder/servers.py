@@ -32,7 +32,7 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
-_PAYWINDOW = [sys.executable, "-c", "from paywindow.cli import main; main()"]
+_PAYWINDOW = [sys.executable, "-c", "from paywindow.cli.app import main; main()"]
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 

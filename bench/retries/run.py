@@ -24,20 +24,21 @@ from typing import Any
 
 from rich.console import Console
 from sqlalchemy import Engine, select
-from tests.recorder.conftest import serve_in_thread
+from tests.web.conftest import serve_in_thread
 
 from bench.docs import machine_line, update_section
 from paywindow.clock import ManualClock
+from paywindow.inbox.backstop import record_session
+from paywindow.inbox.processor import process_due
+from paywindow.payments.checkout import CheckoutPolicy, LineItem, OrderRequest, open_order
 from paywindow.payments.expiry import close_overdue, expire_stripe_sessions
-from paywindow.payments.orders import CheckoutPolicy, LineItem, OrderRequest, open_order
-from paywindow.payments.processor import process_due
-from paywindow.payments.retry_report import RecoveryReport, recovery_report
-from paywindow.payments.retry_run import RetryPolicy, run_retries
-from paywindow.recorder.app import RecorderConfig, create_app
+from paywindow.retries.attempt import RetryPolicy, run_retries
+from paywindow.retries.report import RecoveryReport, recovery_report
 from paywindow.sandbox import running_sandbox
 from paywindow.store import make_engine, upgrade
 from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import payment_failures, retry_plans
+from paywindow.web.app import RecorderConfig, create_app
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 TICK = timedelta(minutes=5)
@@ -79,7 +80,7 @@ def simulate(orders: int, seed: int) -> dict[str, Any]:
     holdout = {f"ord_{n:05d}" for n in range(orders) if rng.random() < 0.5}
     clock = ManualClock(START)
     checkout = CheckoutPolicy(
-        timedelta(hours=24), timedelta(minutes=5), "https://x/ok", "https://x/no"
+        timedelta(hours=24), timedelta(minutes=5), "https://x/ok", "https://x/no", record_session
     )
     policy = RetryPolicy(checkout=checkout)
     started = time.perf_counter()

@@ -165,7 +165,7 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_retry_offsets(cls, value: object) -> object:
         if isinstance(value, str):
-            from paywindow.payments.retry_schedule import parse_offsets
+            from paywindow.retries.policy import parse_offsets
 
             return parse_offsets(value)
         return value

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from paywindow.clock import SystemClock
-from paywindow.payments.orders import LineItem, OrderRequest, open_order
+from paywindow.payments.checkout import LineItem, OrderRequest, open_order
 from paywindow.sandbox import running_sandbox
 from paywindow.store.tables import orders
 from tests.world import policy

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from paywindow.observability import RecordingMetrics, configure_logging, configure_metrics
-from tests.recorder.conftest import recorder  # noqa: F401  (the recorder over HTTP)
+from tests.web.conftest import recorder  # noqa: F401  (the recorder over HTTP)
 
 
 @pytest.fixture

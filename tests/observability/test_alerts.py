@@ -11,7 +11,8 @@ import pytest
 import yaml
 from sqlalchemy import Engine, update
 
-from paywindow.alerts import (
+from paywindow.clock import ManualClock
+from paywindow.health import (
     ALERTS,
     DEPLOYMENTS,
     EVENTS_FAILING,
@@ -23,9 +24,8 @@ from paywindow.alerts import (
     install,
     installed,
 )
-from paywindow.clock import ManualClock
-from paywindow.recorder.server_errors import ServerErrorLog
 from paywindow.store.tables import event_log, orders
+from paywindow.web.server_errors import ServerErrorLog
 from tests import factories as f
 from tests.factories import NOW
 
@@ -127,7 +127,7 @@ def test_install_creates_the_automations_once(prefect_client: Any) -> None:
 def test_dry_run_prints_the_automations_without_a_server() -> None:
     from typer.testing import CliRunner
 
-    from paywindow.alerts_cli import alerts_app
+    from paywindow.cli.alerts import alerts_app
 
     result = CliRunner().invoke(alerts_app, ["install", "--dry-run"])
     assert result.exit_code == 0, result.output
@@ -138,7 +138,7 @@ def test_dry_run_prints_the_automations_without_a_server() -> None:
 def test_the_cli_installs_and_lists(prefect_client: Any) -> None:
     from typer.testing import CliRunner
 
-    from paywindow.alerts_cli import alerts_app
+    from paywindow.cli.alerts import alerts_app
 
     runner = CliRunner()
     assert runner.invoke(alerts_app, ["install"]).exit_code == 0
@@ -149,7 +149,7 @@ def test_the_cli_installs_and_lists(prefect_client: Any) -> None:
 
 
 def test_a_held_order_raises_the_payments_held_alert(engine: Engine) -> None:
-    from paywindow.alerts import PAYMENTS_HELD
+    from paywindow.health import PAYMENTS_HELD
     from paywindow.store.tables import orders
     from tests.factories import open_order
 

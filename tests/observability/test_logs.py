@@ -9,8 +9,8 @@ import logging
 import pytest
 from sqlalchemy import Engine
 
+from paywindow.inbox.processor import process_due
 from paywindow.observability import redact
-from paywindow.payments.processor import process_due
 from tests import factories as f
 from tests.factories import NOW
 from tests.payments.helpers import drain
@@ -39,7 +39,7 @@ def test_processor_log_lines_carry_event_and_order_ids(
     drain(engine)
     lines = [x for x in _lines(json_logs) if x.get("event_id") == "evt_logs"]
     assert lines and lines[0]["order_id"] == order_id
-    assert lines[0]["logger"] == "paywindow.payments.processor"
+    assert lines[0]["logger"] == "paywindow.inbox.processor"
 
 
 CARD = "4242424242424242"

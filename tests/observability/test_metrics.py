@@ -8,11 +8,11 @@ import time
 import stripe
 from sqlalchemy import Engine
 
+from paywindow.inbox.processor import process_due
 from paywindow.observability import DogStatsdMetrics, RecordingMetrics
-from paywindow.payments.processor import process_due
 from tests import factories as f
 from tests.factories import NOW
-from tests.recorder.conftest import Recorder
+from tests.web.conftest import Recorder
 
 
 def _signed(body: bytes, secret: str) -> dict[str, str]:

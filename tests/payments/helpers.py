@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from paywindow.admin import list_events
-from paywindow.payments.processor import process_due
+from paywindow.cli.views import list_events
+from paywindow.inbox.processor import process_due
 from paywindow.payments.repository import get_order
 from tests.factories import NOW, record
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from paywindow.admin import list_events
+from paywindow.cli.views import list_events
 from paywindow.store.tables import attempts, outbox
 from tests import factories as f
 from tests.payments.helpers import apply, order, state

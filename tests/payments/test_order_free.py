@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from paywindow.payments.events import Applies, interpret
 from paywindow.payments.facts import AttemptFacts, OrderFacts, derive_state, merge
+from paywindow.payments.stripe_events import Applies, interpret
 from tests import factories as f
 from tests.payments.helpers import apply, order
 

@@ -24,11 +24,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from paywindow.errors import PaywindowError
-from paywindow.outbox import pending_messages
-from paywindow.payments.processor import process_due
-from paywindow.payments.retry_run import retry_now, run_retries
-from paywindow.payments.windows_job import enforce_windows
+from paywindow.inbox.processor import process_due
+from paywindow.jobs import enforce_windows
+from paywindow.retries.attempt import retry_now, run_retries
 from paywindow.sandbox import SandboxControlError
+from paywindow.store.outbox import pending_messages
 from paywindow.store.tables import event_log, orders
 from tests.concurrency import at_once
 from tests.retries.helpers import retry_policy

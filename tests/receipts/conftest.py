@@ -17,8 +17,8 @@ from paywindow.receipts.pool import inline
 from paywindow.receipts.render import Renderer
 from paywindow.receipts.service import ReceiptConfig, ReceiptService
 from paywindow.receipts.signing import S3UrlSigner
-from paywindow.receipts.testing import S3Handle, prepare_bucket
 from paywindow.sandbox import free_port
+from paywindow.sandbox.s3 import S3Handle, prepare_bucket
 from tests.factories import NOW
 
 REPORTS = Path(__file__).resolve().parents[2] / "reports"

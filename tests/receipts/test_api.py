@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from paywindow.clock import ManualClock
-from paywindow.receipts.api import router
 from paywindow.receipts.service import ReceiptService, Submit
 from paywindow.receipts.signing import CloudFrontUrlSigner
+from paywindow.web.receipts import router
 from tests.receipts.world import paid_order, unpaid_order
 
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from paywindow.clock import ManualClock
-from paywindow.outbox import pending_messages
 from paywindow.receipts.repository import receipts_for_order
 from paywindow.receipts.service import ReceiptService, Submit
+from paywindow.store.outbox import pending_messages
 from paywindow.store.tables import receipt_versions
 from tests.receipts.world import paid_order, pdf_text, refund
 

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from paywindow.cli.receipts import receipts_app
 from paywindow.clock import ManualClock
-from paywindow.receipts.cli import receipts_app
 from paywindow.receipts.pool import RenderPool
 from paywindow.receipts.repository import receipts_for_order
 from paywindow.receipts.service import ReceiptConfig
-from paywindow.receipts.testing import TEST_CREDENTIALS, S3Handle
+from paywindow.sandbox.s3 import TEST_CREDENTIALS, S3Handle
 from tests.receipts.conftest import REPORTS, make_service
 from tests.receipts.world import paid_order
 

@@ -14,8 +14,8 @@ from paywindow.receipts.render import Renderer
 from paywindow.receipts.repository import receipts_for_order, request_rerender
 from paywindow.receipts.service import ReceiptService, Submit
 from paywindow.receipts.storage import ObjectStore
-from paywindow.receipts.testing import S3Handle
 from paywindow.sandbox import free_port
+from paywindow.sandbox.s3 import S3Handle
 from paywindow.store.tables import outbox, receipt_versions, receipts
 from tests.receipts.conftest import make_service
 from tests.receipts.world import paid_order, pdf_text, unpaid_order

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from paywindow.reconcile.cli import findings_app, ledger_app, reconcile_command
+from paywindow.cli.reconcile import findings_app, ledger_app, reconcile_command
 from tests.reconcile.conftest import Reconciled
 from tests.reconcile.test_csv_import import ROWS, _write
 

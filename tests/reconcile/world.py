@@ -34,9 +34,9 @@ import pyarrow.parquet as pq
 import stripe
 from sqlalchemy import Engine, update
 
-from paywindow.payments.events import ATTEMPT_KEY, ORDER_KEY
-from paywindow.payments.processor import process_due
+from paywindow.inbox.processor import process_due
 from paywindow.payments.repository import NewOrder, create_order
+from paywindow.payments.stripe_events import ATTEMPT_KEY, ORDER_KEY
 from paywindow.reconcile.ledger import ledger_files
 from paywindow.reconcile.sync import sync_ledger
 from paywindow.sandbox import SandboxHandle

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from paywindow.cli import _orders_service
+from paywindow.cli.app import _orders_service
+from paywindow.cli.retries import retry_app
 from paywindow.errors import ConfigError
-from paywindow.payments.retry_cli import retry_app
-from paywindow.recorder.orders_api import OrdersService
 from paywindow.settings import load_settings
+from paywindow.web.orders import OrdersService
 from tests.retries.helpers import attempts_of, failed_order, links, run, state_of
 from tests.world import SUPPORT_TOKEN, TOKEN, World, policy
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from paywindow.payments.retries import claim, due_attempts
-from paywindow.payments.retry_report import recovery_report, write_recovery_report
-from paywindow.payments.retry_run import run_retries
+from paywindow.retries.attempt import run_retries
+from paywindow.retries.plans import claim, due_attempts
+from paywindow.retries.report import recovery_report, write_recovery_report
 from paywindow.store.tables import attempts, orders, retry_attempts
 from tests.retries.helpers import (
     attempts_of,

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy import func, select
 
-from paywindow.demo import run_demo
+from paywindow.cli.demo import run_demo
 from paywindow.store import make_engine
 from paywindow.store.tables import event_log
 

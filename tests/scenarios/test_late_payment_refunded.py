@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from paywindow.outbox import pending_messages
-from paywindow.payments.windows_job import enforce_windows
+from paywindow.jobs import enforce_windows
+from paywindow.store.outbox import pending_messages
 from paywindow.store.tables import orders
 from tests.world import World, build_world
 

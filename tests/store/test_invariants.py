@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError
 
+from paywindow.inbox.processor import EventStatus
 from paywindow.payments.facts import AttemptStatus
-from paywindow.payments.processor import EventStatus
 from paywindow.payments.states import OrderState
 from paywindow.store.tables import attempts, orders, retry_attempts
 from tests.factories import NOW, open_order

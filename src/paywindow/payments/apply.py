@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from paywindow.errors import EventError
-from paywindow.outbox import write_message
 from paywindow.payments.facts import Change, OrderFacts, derive_state, merge
 from paywindow.payments.repository import load_facts, save_facts
 from paywindow.payments.states import OrderState, path
+from paywindow.store.outbox import write_message
 
 __all__ = ["ANNOUNCED", "Applied", "apply_change"]
 

@@ -10,50 +10,41 @@ Design:
   delays the next deadline.
 - A payment Stripe completed before the deadline whose webhook arrives later still wins
   (``expired -> paid``); one completed after it is refunded (:func:`refund_late_payments`).
-- :func:`backstop` asks Stripe about sessions we have not heard of for a while and records
-  what it says as an event, so it goes through the same processor as a webhook would.
+- The backstop (``paywindow.inbox.backstop``) asks Stripe about sessions we have not heard
+  of for a while and records what it says as an event for the processor.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import stripe
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, select, update
 
 from paywindow.clock import Clock
 from paywindow.errors import GatewayError
-from paywindow.eventlog import event_row, insert_events, parse_event
-from paywindow.gateway.checkout import expire_session, refund_payment, retrieve_session
+from paywindow.gateway.checkout import expire_session, refund_payment
 from paywindow.observability import metrics
 from paywindow.payments.apply import apply_change
 from paywindow.payments.facts import AttemptStatus, Change
-from paywindow.payments.processor import process_events
 from paywindow.payments.states import OrderState
 from paywindow.payments.window import OPEN_STATES
 from paywindow.store.tables import attempts, orders
 
 __all__ = [
     "DeadlineTimer",
-    "backstop",
     "close_overdue",
     "close_window",
     "expire_stripe_sessions",
-    "record_session",
     "refund_late_payments",
 ]
 
 log = logging.getLogger(__name__)
 
 _OPEN = [s.value for s in OPEN_STATES]
-#: Orders the backstop watches: unsettled, or expired by us with a session Stripe may have
-#: completed just before the deadline.
-_UNSETTLED = [*_OPEN, OrderState.PROCESSING.value, OrderState.EXPIRED.value]
 
 
 def close_window(engine: Engine, order_id: str, now: datetime) -> bool:
@@ -207,90 +198,3 @@ def refund_late_payments(
         metrics().increment("expiry.late_refunds")
         log.info("late payment refunded", extra={"order_id": order_id, "refund": refund})
     return refunded
-
-
-def backstop(
-    engine: Engine,
-    client: stripe.StripeClient,
-    now: datetime,
-    *,
-    stale_after: timedelta = timedelta(minutes=5),
-    limit: int = 100,
-    order_ids: list[str] | None = None,
-) -> int:
-    """Re-read at Stripe the sessions of unsettled orders not synced for ``stale_after``
-    (or of exactly ``order_ids``).
-
-    A session Stripe says is complete or expired, which we have not recorded, becomes an
-    event in the log (source ``backstop``) for the processor; returns how many were recorded.
-    """
-    query = (
-        select(orders.c.id, attempts.c.session_id)
-        .join(attempts, attempts.c.order_id == orders.c.id)
-        .where(orders.c.state.in_(_UNSETTLED), attempts.c.session_id.is_not(None))
-        .where(attempts.c.status.in_(["open", "processing"]))
-        .order_by(orders.c.synced_at.is_not(None), orders.c.synced_at)
-    )
-    if order_ids is None:
-        stale = or_(orders.c.synced_at.is_(None), orders.c.synced_at < now - stale_after)
-        query = query.where(stale).limit(limit)
-    else:
-        query = query.where(orders.c.id.in_(order_ids))
-    with engine.connect().execution_options(read_only=True) as conn:
-        rows = conn.execute(query).all()
-    recorded: list[dict[str, Any]] = []
-    for order_id, session_id in rows:
-        try:
-            session = retrieve_session(client, session_id)
-        except GatewayError:
-            continue
-        event = _as_event(session)
-        if event is not None:
-            recorded.append(event)
-        with engine.begin() as conn:
-            conn.execute(update(orders).where(orders.c.id == order_id).values(synced_at=now))
-    return len(_insert_backstop(engine, recorded, now))
-
-
-def record_session(engine: Engine, session: dict[str, Any], now: datetime) -> str | None:
-    """Log what Stripe says of a complete or expired session as a backstop event and apply it
-    now; the event id, or None when the session is still open."""
-    event = _as_event(session)
-    if event is None:
-        return None
-    _insert_backstop(engine, [event], now)
-    process_events(engine, [str(event["id"])], now)
-    return str(event["id"])
-
-
-def _insert_backstop(engine: Engine, events: list[dict[str, Any]], now: datetime) -> set[str]:
-    rows_out = []
-    for event in events:
-        body = json.dumps(event, separators=(",", ":")).encode()
-        rows_out.append(event_row(body, parse_event(body), received_at=now, source="backstop"))
-    return insert_events(engine, rows_out)
-
-
-def _as_event(session: dict[str, Any]) -> dict[str, Any] | None:
-    """The webhook Stripe would have sent for the session's current status, if any."""
-    status, pay = session.get("status"), session.get("payment_status")
-    intent = session.get("payment_intent")
-    if status == "complete":
-        kind = "checkout.session.completed"
-        created = intent.get("created") if isinstance(intent, dict) else None
-    elif status == "expired":
-        kind, created = "checkout.session.expired", session.get("expires_at")
-    else:
-        return None
-    if isinstance(intent, dict):
-        session = {**session, "payment_intent": intent.get("id")}
-    return {
-        "id": f"evt_backstop_{session['id']}_{status}_{pay}",
-        "object": "event",
-        "type": kind,
-        "created": int(created or session.get("created") or 0),
-        "data": {"object": session},
-        "livemode": bool(session.get("livemode", False)),
-        "api_version": None,
-        "request": None,
-    }

@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, or_, select, update
 
-from paywindow.outbox import write_message
 from paywindow.receipts.numbering import allocate, format_number, series_for
+from paywindow.store.outbox import write_message
 from paywindow.store.sql import backoff
 from paywindow.store.tables import orders, receipt_versions, receipts
 

@@ -1,0 +1,66 @@
+"""``POST /v1/orders/{id}/retry``: support's manual retry over the order API.
+
+``install_orders_api`` mounts :data:`router` behind the support token
+(``PAYWINDOW_SUPPORT_TOKEN``; the app token gets 403); it reads the ``OrdersService`` from
+``request.app.state.orders``. Errors use the order API's shape ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from paywindow.errors import Conflict, GatewayRejected, GatewayUnavailable, NotFound
+from paywindow.retries.attempt import RetryPolicy, retry_now
+from paywindow.retries.plans import plan_view
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/orders")
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _policy(request: Request, service: Any) -> RetryPolicy:
+    configured = getattr(request.app.state, "retry_policy", None)
+    if isinstance(configured, RetryPolicy):
+        return configured
+    return RetryPolicy(checkout=service.policy)
+
+
+@router.post("/{order_id}/retry")
+def retry_order(order_id: str, request: Request) -> JSONResponse:
+    """Run the order's next retry now; 409 when the plan allows none (used up, closed, paid)."""
+    service = request.app.state.orders
+    if service.client is None:
+        return _error(503, "stripe_unavailable", "Stripe is not configured")
+    try:
+        result = retry_now(
+            service.engine,
+            service.client,
+            order_id,
+            _policy(request, service),
+            service.clock.now(),
+        )
+    except NotFound as exc:
+        return _error(404, "not_found", str(exc))
+    except Conflict as exc:
+        return _error(409, "conflict", str(exc))
+    except GatewayRejected as exc:
+        return _error(502, "stripe_rejected", exc.message)
+    except GatewayUnavailable as exc:
+        return _error(503, "stripe_unavailable", f"Stripe is unavailable, retry later: {exc}")
+    body = {**result, **plan_view(service.engine, order_id)}
+    if result["outcome"] == "given_back":
+        return JSONResponse(
+            {
+                "error": {"code": "stripe_unavailable", "message": result["last_error"] or ""},
+                "retry": body,
+            },
+            status_code=503,
+        )
+    return JSONResponse(body, status_code=200)
