@@ -1,20 +1,20 @@
 """The finance report of a run: HTML (Jinja2), the same as PDF (WeasyPrint), findings as CSV.
 
 Rendering never touches the network: charts are inline SVG, fonts come from the system
-(fontconfig) or a bundled folder, and WeasyPrint's URL fetcher refuses anything that is not a
-local file under the templates folder.
+(fontconfig), and the Jinja2 environment and WeasyPrint set-up are :mod:`paywindow.documents`'
+(its URL fetcher refuses anything that is not ``data:`` or a file under the templates folder).
 """
 
 from __future__ import annotations
 
 import csv
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from paywindow.documents import Offline, environment
 from paywindow.reconcile.amounts import format_amount, to_major
 from paywindow.reconcile.charts import bar_chart, column_chart
 from paywindow.reconcile.matching import FINDING_KINDS
@@ -42,14 +42,13 @@ class ReportFiles:
 
 
 def _environment(templates: Path) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
+    return environment(
+        templates,
+        {
+            "money": lambda amount, currency: format_amount(amount, currency),
+            "when": lambda v: v.strftime("%Y-%m-%d %H:%M") if v else "",
+        },
     )
-    env.filters["money"] = lambda amount, currency: format_amount(amount, currency)
-    env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else ""
-    return env
 
 
 def _context(result: ReconcileResult) -> dict[str, Any]:
@@ -83,37 +82,8 @@ def render_html(result: ReconcileResult, templates: Path) -> str:
     return env.get_template("reconcile.html.j2").render(css=css, **context)
 
 
-def _weasyprint() -> Any:
-    with warnings.catch_warnings():
-        # WeasyPrint warns at import when libharfbuzz-subset is missing: fonts are then
-        # embedded whole, which only makes the PDF larger.
-        warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
-        import weasyprint
-        import weasyprint.urls
-
-    return weasyprint
-
-
-def _local_only(templates: Path) -> Any:
-    """A WeasyPrint fetcher that serves ``data:`` and files under ``templates``, nothing else."""
-    URLFetcher = _weasyprint().urls.URLFetcher
-
-    root = templates.resolve()
-
-    class _LocalFetcher(URLFetcher):  # type: ignore[misc,valid-type]
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if url.startswith("file://"):
-                path = Path(url.removeprefix("file://").split("?")[0]).resolve()
-                if not path.is_relative_to(root):
-                    raise ValueError(f"refusing to read {path} while rendering a report")
-            return super().fetch(url, headers)
-
-    return _LocalFetcher(allowed_protocols={"file", "data"})
-
-
 def write_pdf(html: str, path: Path, templates: Path) -> None:
-    fetcher = _local_only(templates)
-    _weasyprint().HTML(string=html, base_url=str(templates), url_fetcher=fetcher).write_pdf(path)
+    Offline(templates).pdf(html, templates, target=path)
 
 
 def write_csv(result: ReconcileResult, path: Path) -> None:
