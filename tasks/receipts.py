@@ -17,7 +17,7 @@ from paywindow.errors import StoreUnavailable
 from paywindow.paths import reports_dir
 from paywindow.receipts.pool import RenderPool, inline
 from paywindow.receipts.render import Renderer
-from paywindow.receipts.storage import ObjectStoreUnavailable
+from paywindow.errors import ObjectStoreUnavailable
 from paywindow.receipts.wiring import service_from_settings
 from paywindow.settings import load_settings
 from paywindow.store import make_engine

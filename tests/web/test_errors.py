@@ -124,20 +124,24 @@ def test_a_bug_in_a_route_is_500_and_logged_once(
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "code"),
     [
-        pytest.param("/test/store-down", id="store-unavailable"),
-        pytest.param("/test/driver-down", id="driver-operational-error"),
-        pytest.param("/test/stripe-down", id="gateway-unavailable"),
+        pytest.param("/test/store-down", "unavailable", id="store-unavailable"),
+        pytest.param("/test/driver-down", "unavailable", id="driver-operational-error"),
+        pytest.param("/test/stripe-down", "stripe_unavailable", id="gateway-unavailable"),
     ],
 )
 def test_transient_trouble_is_503(
-    broken: Recorder, recorded: RecordingMetrics, caplog: pytest.LogCaptureFixture, path: str
+    broken: Recorder,
+    recorded: RecordingMetrics,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    code: str,
 ) -> None:
     response = httpx.get(broken.url + path)
     assert response.status_code == 503
     error = response.json()["error"]
-    assert error["code"] == "unavailable"
+    assert error["code"] == code
     assert CORRELATION_ID.match(error["correlation_id"])
     assert _logged(caplog, error["correlation_id"]).levelno == logging.WARNING
     assert _server_errors(recorded) == [{"status": "503", "route": path}]

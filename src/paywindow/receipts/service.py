@@ -29,14 +29,14 @@ from sqlalchemy import Engine, and_, exists, func, select
 from sqlalchemy.exc import OperationalError
 
 from paywindow.clock import Clock
-from paywindow.errors import NotFound, PaywindowError
+from paywindow.errors import NotFound, ObjectStoreUnavailable, PaywindowError
 from paywindow.observability import metrics
 from paywindow.receipts import repository as repo
 from paywindow.receipts.content import ChargeLookup, Platform, load_document
 from paywindow.receipts.model import ReceiptDocument
 from paywindow.receipts.repository import Claimed
 from paywindow.receipts.signing import UrlSigner
-from paywindow.receipts.storage import ObjectStore, ObjectStoreUnavailable, StoredObject
+from paywindow.receipts.storage import ObjectStore, StoredObject
 from paywindow.store.tables import orders, receipts
 
 __all__ = [

@@ -27,7 +27,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from paywindow.errors import PaywindowError
+from paywindow.errors import ObjectStoreRejected, ObjectStoreUnavailable
 
 __all__ = [
     "ObjectStore",
@@ -48,14 +48,6 @@ _TRANSIENT_CODES = {
     "KMS.DisabledException",
     "KMS.KMSInvalidStateException",
 }
-
-
-class ObjectStoreUnavailable(PaywindowError):
-    """S3 or KMS cannot answer now (network, 5xx, throttling, key unavailable): retry later."""
-
-
-class ObjectStoreRejected(PaywindowError):
-    """S3 refused the request for good (access denied, no such bucket, bad request)."""
 
 
 @dataclass(frozen=True, slots=True)

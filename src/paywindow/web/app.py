@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -27,13 +26,11 @@ from paywindow.clock import Clock
 from paywindow.errors import ConfigError
 from paywindow.inbox.worker import ProcessorThread
 from paywindow.inbox.writer import EventWriter
+from paywindow.web.errors import install_error_handlers
 from paywindow.web.orders import OrdersService, install_orders_api
 from paywindow.web.server_errors import (
-    TRANSIENT_ERRORS,
     ServerErrorLog,
     ServerErrors,
-    error_body,
-    noted,
 )
 from paywindow.web.webhooks import WebhookEndpoint
 
@@ -109,26 +106,7 @@ def create_app(config: RecorderConfig) -> WebhookEndpoint:
         return JSONResponse({"status": "ok", "counters": dict(config.counters)})
 
     app.router.add_route("/healthz", healthz, methods=["GET"])
-    _install_error_handlers(app)
+    install_error_handlers(app)
     if config.orders is not None:
         install_orders_api(app, config.orders)
     return WebhookEndpoint(app, config, writer, ServerErrors(config.counters, kept))
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    """The exception -> HTTP map of every route: 4xx as raised, 503 transient, 500 a bug."""
-
-    async def http_error(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        body = error_body(code, str(exc.detail))
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-    async def failed(request: Request, exc: Exception) -> Response:
-        status, body = noted(request.scope, exc)
-        return JSONResponse(body, status_code=status)
-
-    app.add_exception_handler(HTTPException, http_error)
-    for transient in TRANSIENT_ERRORS:
-        app.add_exception_handler(transient, failed)
-    app.add_exception_handler(Exception, failed)

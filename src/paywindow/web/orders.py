@@ -21,20 +21,17 @@ from typing import Annotated, Any
 
 import stripe
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from paywindow.clock import Clock
 from paywindow.errors import (
     ConfigError,
-    Conflict,
-    GatewayRejected,
     GatewayUnavailable,
-    InvalidRequest,
     NotFound,
 )
 from paywindow.payments.checkout import CheckoutPolicy, ensure_checkout, open_order, order_view
+from paywindow.web.errors import Forbidden, ReceiptsNotConfigured, Unauthorized, error_response
 from paywindow.web.orders_input import OrderIn
 from paywindow.web.orders_schema import (
     ORDER_ID_PATTERN,
@@ -50,14 +47,6 @@ from paywindow.web.orders_schema import (
 __all__ = ["OrdersService", "install_orders_api"]
 
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
-_STRIPE_FIELDS = {
-    "payment_intent_data[transfer_data][destination]": "seller_account",
-    "payment_intent_data[application_fee_amount]": "application_fee_amount",
-    "customer": "buyer.customer",
-    "customer_email": "buyer.email",
-    "currency": "currency",
-    "locale": "locale",
-}
 
 
 @dataclass
@@ -108,9 +97,9 @@ def _allow(*roles: str) -> Callable[[Request], OrdersService]:
         service: OrdersService = request.app.state.orders
         caller = _caller(request, service)
         if caller is None:
-            raise _Unauthorized()
+            raise Unauthorized()
         if caller not in roles:
-            raise _Forbidden(caller)
+            raise Forbidden(_FORBIDDEN[caller])
         order_id = request.path_params.get("order_id")
         if order_id is not None and not _ORDER_ID.fullmatch(order_id):
             raise NotFound(f"no such order: order ids match {ORDER_ID_PATTERN}")
@@ -119,35 +108,24 @@ def _allow(*roles: str) -> Callable[[Request], OrdersService]:
     return dependency
 
 
+#: Why a token may not call a route, by the token that tried.
+_FORBIDDEN = {
+    _APP: "the app token (PAYWINDOW_API_TOKEN) cannot call support routes; "
+    "use the support token (PAYWINDOW_SUPPORT_TOKEN)",
+    _SUPPORT: "the support token (PAYWINDOW_SUPPORT_TOKEN) reads orders and retries them; "
+    "creating orders and reopening checkout take the app token (PAYWINDOW_API_TOKEN)",
+}
+
 _app_only = _allow(_APP)
 _reader = _allow(_APP, _SUPPORT)
 _support_only = _allow(_SUPPORT)
-
-
-class _Unauthorized(Exception):
-    pass
-
-
-class _Forbidden(Exception):
-    def __init__(self, caller: str) -> None:
-        super().__init__(
-            "the app token (PAYWINDOW_API_TOKEN) cannot call support routes; "
-            "use the support token (PAYWINDOW_SUPPORT_TOKEN)"
-            if caller == _APP
-            else "the support token (PAYWINDOW_SUPPORT_TOKEN) reads orders and retries them; "
-            "creating orders and reopening checkout take the app token (PAYWINDOW_API_TOKEN)"
-        )
-
-
-class _NoReceipts(Exception):
-    pass
 
 
 def _receipts(request: Request) -> None:
     """Auth for the receipt route, and hand it the receipt service (set on the app state)."""
     service = _reader(request)
     if service.receipts is None:
-        raise _NoReceipts()
+        raise ReceiptsNotConfigured()
     request.app.state.receipts = service.receipts
     request.app.state.clock = service.clock
 
@@ -225,77 +203,6 @@ def _view(service: OrdersService, order_id: str) -> dict[str, Any]:
 _UNPAID = frozenset({"awaiting_payment", "payment_failed", "processing", "expired"})
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": error}, status_code=status, headers=headers)
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
-    return out
-
-
-async def _validation(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0]
-    if first.get("type") == "json_invalid":
-        return _error(400, "malformed_json", "the body is not valid JSON")
-    ctx_error = (first.get("ctx") or {}).get("error")
-    if isinstance(ctx_error, InvalidRequest):
-        return _error(422, "invalid_request", ctx_error.message, ctx_error.field)
-    field = _field(tuple(first.get("loc", ())))
-    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    return _error(422, "invalid_request", f"{field}: {message}" if field else message, field)
-
-
-def _handlers() -> dict[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]]:
-    async def unauthorized(_r: Request, _e: Exception) -> JSONResponse:
-        return _error(401, "unauthorized", "missing or wrong bearer token")
-
-    async def forbidden(_r: Request, e: Exception) -> JSONResponse:
-        return _error(403, "forbidden", str(e))
-
-    async def no_receipts(_r: Request, _e: Exception) -> JSONResponse:
-        return _error(503, "receipts_unavailable", "no receipt store is configured")
-
-    async def not_found(_r: Request, e: Exception) -> JSONResponse:
-        return _error(404, "not_found", str(e))
-
-    async def conflict(_r: Request, e: Exception) -> JSONResponse:
-        return _error(409, "conflict", str(e))
-
-    async def invalid(_r: Request, e: Exception) -> JSONResponse:
-        assert isinstance(e, InvalidRequest)
-        return _error(422, "invalid_request", e.message, e.field)
-
-    async def rejected(_r: Request, e: Exception) -> JSONResponse:
-        assert isinstance(e, GatewayRejected)
-        field = _STRIPE_FIELDS.get(e.param or "", e.param)
-        status = 422 if (e.http_status or 400) < 500 else 502
-        return _error(status, "stripe_rejected", e.message, field)
-
-    async def unavailable(_r: Request, e: Exception) -> JSONResponse:
-        return _error(503, "stripe_unavailable", f"Stripe is unavailable, retry later: {e}")
-
-    return {
-        RequestValidationError: _validation,
-        _Unauthorized: unauthorized,
-        _Forbidden: forbidden,
-        _NoReceipts: no_receipts,
-        NotFound: not_found,
-        Conflict: conflict,
-        InvalidRequest: invalid,
-        GatewayRejected: rejected,
-        GatewayUnavailable: unavailable,
-    }
-
-
 ASGIApp = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
     Awaitable[None],
@@ -328,8 +235,6 @@ def install_orders_api(app: FastAPI, service: OrdersService) -> None:
             **errors(401, 404, 409, 413, 503, e409="The order is not paid: no receipt."),
         },
     )
-    for exc_type, handler in _handlers().items():
-        app.add_exception_handler(exc_type, handler)
     app.add_middleware(_BodyLimit, limit=service.max_body)
     document: dict[str, Any] = {}
 
@@ -389,7 +294,7 @@ def _replay(body: bytes, receive: Any) -> Callable[[], Awaitable[Any]]:
 
 
 async def _reject_too_large(send: Any, limit: int) -> None:
-    response = _error(413, "too_large", f"body larger than {limit} bytes")
+    response = error_response(413, "too_large", f"body larger than {limit} bytes")
     await send(
         {
             "type": "http.response.start",

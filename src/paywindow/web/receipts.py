@@ -19,19 +19,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from paywindow.clock import SystemClock
-from paywindow.errors import NotFound
+from paywindow.errors import NotFound, ObjectStoreUnavailable
 from paywindow.receipts.service import Link, ReceiptService
-from paywindow.receipts.storage import ObjectStoreUnavailable
+from paywindow.web.errors import error_response
 
 __all__ = ["router"]
 
 router = APIRouter()
-
-
-def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
 
 
 def _doc(link: Link) -> dict[str, Any]:
@@ -54,11 +48,11 @@ def get_receipt(order_id: str, request: Request) -> JSONResponse:
     try:
         status, links = service.links(order_id, clock.now())
     except NotFound:
-        return _error(404, "order_not_found", f"No order {order_id}.")
+        return error_response(404, "order_not_found", f"No order {order_id}.")
     except ObjectStoreUnavailable as exc:
-        return _error(503, "receipts_unavailable", str(exc), **{"Retry-After": "5"})
+        return error_response(503, "receipts_unavailable", str(exc), None, **{"Retry-After": "5"})
     if status == "not_paid":
-        return _error(409, "order_not_paid", f"Order {order_id} is not paid: no receipt.")
+        return error_response(409, "order_not_paid", f"Order {order_id} is not paid: no receipt.")
     if status == "pending":
         return JSONResponse(
             {"order_id": order_id, "status": "pending"},

@@ -12,17 +12,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from paywindow.errors import Conflict, GatewayRejected, GatewayUnavailable, NotFound
+from paywindow.errors import GatewayRejected
 from paywindow.retries.attempt import RetryPolicy, retry_now
 from paywindow.retries.plans import plan_view
+from paywindow.web.errors import error_response
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/orders")
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
 def _policy(request: Request, service: Any) -> RetryPolicy:
@@ -37,7 +34,7 @@ def retry_order(order_id: str, request: Request) -> JSONResponse:
     """Run the order's next retry now; 409 when the plan allows none (used up, closed, paid)."""
     service = request.app.state.orders
     if service.client is None:
-        return _error(503, "stripe_unavailable", "Stripe is not configured")
+        return error_response(503, "stripe_unavailable", "Stripe is not configured")
     try:
         result = retry_now(
             service.engine,
@@ -46,14 +43,8 @@ def retry_order(order_id: str, request: Request) -> JSONResponse:
             _policy(request, service),
             service.clock.now(),
         )
-    except NotFound as exc:
-        return _error(404, "not_found", str(exc))
-    except Conflict as exc:
-        return _error(409, "conflict", str(exc))
-    except GatewayRejected as exc:
-        return _error(502, "stripe_rejected", exc.message)
-    except GatewayUnavailable as exc:
-        return _error(503, "stripe_unavailable", f"Stripe is unavailable, retry later: {exc}")
+    except GatewayRejected as exc:  # Stripe refused the charge or the link: 502
+        return error_response(502, "stripe_rejected", exc.message)
     body = {**result, **plan_view(service.engine, order_id)}
     if result["outcome"] == "given_back":
         return JSONResponse(

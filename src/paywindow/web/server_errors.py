@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from paywindow.clock import Clock
-from paywindow.errors import GatewayUnavailable, StoreUnavailable
+from paywindow.errors import Transient
 from paywindow.observability import metrics
 from paywindow.store.tables import server_errors
 
@@ -58,8 +58,7 @@ _STATUS = "paywindow.status"
 
 #: What answers 503: the store or Stripe out, locked or timed out (the driver's own words too).
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    StoreUnavailable,
-    GatewayUnavailable,
+    Transient,
     OperationalError,
     InterfaceError,
     PoolTimeout,

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from paywindow.errors import StoreUnavailable, WebhookRejected
+from paywindow.gateway.signature import verify_signature
 from paywindow.inbox.eventlog import event_row, parse_event
-from paywindow.inbox.signature import verify_signature
 from paywindow.inbox.writer import EventWriter
 from paywindow.observability import metrics
 from paywindow.web.server_errors import ServerErrors, error_body, noted, respond
