@@ -27,7 +27,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from paywindow.paths import reports_dir, sql_dir
+from paywindow.money import Money
+from paywindow.resources import reports_dir, sql_dir
 from paywindow.receipts.model import Line, PaymentMethod, ReceiptDocument
 from paywindow.receipts.render import Renderer
 
@@ -35,11 +36,13 @@ site = Path(sys.argv[1]).resolve()
 for found in (sql_dir(), reports_dir()):
     assert found.is_relative_to(site), f"{found} is not the packaged copy under {site}"
 when = datetime(2026, 11, 28, tzinfo=UTC)
+usd = lambda amount: Money(amount, "usd")
 doc = ReceiptDocument(
     kind="receipt", number="R-2026-000001", version=1, issued_at=when, order_id="ord_wheel",
     currency="usd", locale="en_US", buyer_email="b@example.com", buyer_id="u_1",
-    seller_name="Seller", seller_account="acct_1", lines=(Line("Signed vinyl", 1, 2500, 2500),),
-    subtotal=2500, tax_total=0, tax_included=False, total=2500, amount=2500, paid_at=when,
+    seller_name="Seller", seller_account="acct_1",
+    lines=(Line("Signed vinyl", 1, usd(2500), usd(2500), usd(0)),), subtotal=usd(2500),
+    tax_total=usd(0), tax_included=False, total=usd(2500), amount=usd(2500), paid_at=when,
     charge="ch_1", payment_method=PaymentMethod("card", "visa", "4242"),
     platform_name="paywindow", legal_footer="Legal footer.",
 )

@@ -31,6 +31,7 @@ import uvicorn
 from sqlalchemy import Engine, func, select
 
 from paywindow.clock import SystemClock
+from paywindow.money import Money
 from paywindow.payments.repository import NewOrder, create_order
 from paywindow.payments.stripe_events import ATTEMPT_KEY, ORDER_KEY
 from paywindow.receipts.content import Platform
@@ -54,6 +55,7 @@ PAID_TYPES = ("payment_intent.succeeded", "charge.succeeded", "checkout.session.
 def single_render_rate(seconds: float = 5.0) -> float:
     """Renders per second of one warm WeasyPrint worker, sequentially."""
     renderer = Renderer(REPORTS)
+    usd = lambda amount: Money(amount, "usd")  # noqa: E731
     doc = ReceiptDocument(
         kind="receipt",
         number="R-2026-000001",
@@ -66,12 +68,12 @@ def single_render_rate(seconds: float = 5.0) -> float:
         buyer_id="u_1",
         seller_name="Seller",
         seller_account="acct_1",
-        lines=(Line("Signed vinyl", 1, 2500, 2500),),
-        subtotal=2500,
-        tax_total=0,
+        lines=(Line("Signed vinyl", 1, usd(2500), usd(2500), usd(0)),),
+        subtotal=usd(2500),
+        tax_total=usd(0),
         tax_included=False,
-        total=2500,
-        amount=2500,
+        total=usd(2500),
+        amount=usd(2500),
         paid_at=datetime(2026, 11, 28, tzinfo=UTC),
         charge="ch_1",
         payment_method=PaymentMethod("card", "visa", "4242"),

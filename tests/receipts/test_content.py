@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import pickle
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import Engine, select
 
 from paywindow.clock import ManualClock
+from paywindow.money import Money
+from paywindow.receipts.model import Line, PaymentMethod, ReceiptDocument
 from paywindow.receipts.repository import receipts_for_order
 from paywindow.receipts.service import ReceiptService, Submit
 from paywindow.store.outbox import pending_messages
 from paywindow.store.tables import receipt_versions
+from tests.factories import NOW
 from tests.receipts.world import paid_order, pdf_text, refund
 
 
@@ -128,3 +133,28 @@ def test_refund_produces_a_credit_note_referencing_the_receipt(
         total,
     )
     assert service.run_once(clock, submit).issued == 0  # nothing more to issue
+
+
+def _document(**changes: object) -> ReceiptDocument:
+    usd = lambda amount: Money(amount, "usd")  # noqa: E731
+    doc = ReceiptDocument(
+        kind="receipt", number="R-2026-000009", version=1, issued_at=NOW, order_id="ord_p",
+        currency="usd", locale="en_US", buyer_email=None, buyer_id="u_1", seller_name="Seller",
+        seller_account="acct_1", lines=(Line("Vinyl", 2, usd(2500), usd(5000), usd(0)),),
+        subtotal=usd(5000), tax_total=usd(0), tax_included=False, total=usd(5000),
+        amount=usd(5000), paid_at=NOW, charge="ch_1", payment_method=PaymentMethod("card"),
+        platform_name="paywindow", legal_footer="Footer.", refunded_total=usd(0),
+    )  # fmt: skip
+    return replace(doc, **changes)  # type: ignore[arg-type]
+
+
+def test_document_amounts_are_money_and_it_pickles_for_the_pool() -> None:
+    doc = _document()
+    copy = pickle.loads(pickle.dumps(doc))
+    assert copy == doc and copy.lines[0].amount == Money(5000, "usd")
+    assert copy.total.format("en_US") == "$50.00"
+
+
+def test_an_amount_in_another_currency_is_refused() -> None:
+    with pytest.raises(ValueError, match="not in usd"):
+        _document(amount=Money(5000, "eur"))

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from paywindow.reconcile.report import markdown_summary, render_html, write_reports
+from paywindow.money import Money
+from paywindow.reconcile.report import finance, markdown_summary, render_html, write_reports
 from tests.reconcile.conftest import TEMPLATES, Reconciled
 
 
@@ -57,3 +58,11 @@ def test_csv_lists_every_finding(written: tuple[Path, ...], injected: Reconciled
 def test_markdown_summary(injected: Reconciled) -> None:
     text = markdown_summary(injected.result)
     assert "**10 findings**" in text and "| JPY |" in text and "| payout_unexplained | 1 |" in text
+
+
+def test_totals_carry_money_and_print_in_the_finance_format(injected: Reconciled) -> None:
+    jpy = next(t for t in injected.result.currency_totals if t.currency == "jpy")
+    assert (jpy.gross, jpy.platform_fees) == (Money(3000, "jpy"), Money(300, "jpy"))
+    assert finance(jpy.gross) == "3,000 JPY"
+    assert finance(Money(-123456, "usd")) == "-1,234.56 USD"
+    assert finance(Money(1500, "kwd")) == "1.500 KWD" and finance(None) == "—"

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 
 from paywindow.errors import NotFound, PaywindowError
 from paywindow.gateway.charges import ChargeDetails, charge_details
+from paywindow.money import Money
 from paywindow.receipts.model import Line, PaymentMethod, ReceiptDocument
 from paywindow.store.tables import event_log, order_items, orders, receipts
 
@@ -50,10 +51,11 @@ def load_document(
     order = conn.execute(select(orders).where(orders.c.id == row["order_id"])).mappings().one()
     if order["paid_at"] is None:
         raise PaywindowError(f"order {order['id']} is not paid: no receipt")
+    currency = order["currency"]
     lines = _lines(conn, order)
-    subtotal = sum(line.amount for line in lines)
-    tax_total = sum(line.tax_amount for line in lines)
-    total = int(order["amount_charged"] or order["amount_total"])
+    subtotal = sum((line.amount for line in lines), Money(0, currency))
+    tax_total = sum((line.tax_amount for line in lines), Money(0, currency))
+    total = Money(int(order["amount_charged"] or order["amount_total"]), currency)
     details = _charge(conn, order, charge_lookup)
     return ReceiptDocument(
         kind=row["kind"],
@@ -61,7 +63,7 @@ def load_document(
         version=row["target_version"],
         issued_at=row["issued_at"],
         order_id=order["id"],
-        currency=order["currency"],
+        currency=currency,
         locale=order["locale"] or "en_US",
         buyer_email=order["buyer_email"],
         buyer_id=order["buyer_id"],
@@ -72,14 +74,14 @@ def load_document(
         tax_total=tax_total,
         tax_included=subtotal + tax_total != total,
         total=total,
-        amount=row["amount"],
+        amount=Money(row["amount"], currency),
         paid_at=order["paid_at"],
         charge=order["charge"],
         payment_method=_method(details),
         platform_name=platform.name,
         legal_footer=platform.legal_footer,
         original_number=row["original_number"],
-        refunded_total=row["refunded_to"],
+        refunded_total=Money(row["refunded_to"], currency),
         refund_ids=details.refund_ids if details else (),
     )
 
@@ -90,20 +92,21 @@ def _lines(conn: Connection, order: Any) -> tuple[Line, ...]:
         .where(order_items.c.order_id == order["id"])
         .order_by(order_items.c.position)
     ).mappings()
+    currency = order["currency"]
     lines = tuple(
         Line(
             name=r["name"],
             quantity=r["quantity"],
-            unit_amount=r["unit_amount"],
-            amount=r["unit_amount"] * r["quantity"],
-            tax_amount=r["tax_amount"] or 0,
+            unit_amount=Money(r["unit_amount"], currency),
+            amount=Money(r["unit_amount"], currency).times(r["quantity"]),
+            tax_amount=Money(r["tax_amount"] or 0, currency),
         )
         for r in rows
     )
     if lines:
         return lines
-    total = int(order["amount_total"])
-    return (Line(name=f"Order {order['id']}", quantity=1, unit_amount=total, amount=total),)
+    total = Money(int(order["amount_total"]), currency)
+    return (Line(f"Order {order['id']}", 1, total, total, tax_amount=Money(0, currency)),)
 
 
 def _charge(conn: Connection, order: Any, lookup: ChargeLookup | None) -> ChargeDetails | None:

@@ -1,22 +1,27 @@
-"""What a receipt or credit note says: plain, picklable values handed to the renderer."""
+"""What a receipt or credit note says: plain, picklable values handed to the renderer.
+
+Every amount is a :class:`~paywindow.money.Money` in the document's currency.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+
+from paywindow.money import Money
 
 __all__ = ["Line", "PaymentMethod", "ReceiptDocument"]
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One item: amounts in minor units of the document's currency."""
+    """One item: ``amount`` is ``unit_amount`` times ``quantity``; ``tax_amount`` its tax."""
 
     name: str
     quantity: int
-    unit_amount: int
-    amount: int
-    tax_amount: int = 0
+    unit_amount: Money
+    amount: Money
+    tax_amount: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +44,8 @@ class ReceiptDocument:
 
     ``kind`` is ``receipt`` or ``credit_note``. For a receipt ``amount`` is what was charged;
     for a credit note it is the amount this note refunds, ``refunded_total`` the order's
-    refunds to date, and ``original_number`` the receipt it corrects.
+    refunds to date (None: none given), and ``original_number`` the receipt it corrects.
+    Every amount is in ``currency``.
     """
 
     kind: str
@@ -54,16 +60,23 @@ class ReceiptDocument:
     seller_name: str
     seller_account: str
     lines: tuple[Line, ...]
-    subtotal: int
-    tax_total: int
+    subtotal: Money
+    tax_total: Money
     tax_included: bool
-    total: int
-    amount: int
+    total: Money
+    amount: Money
     paid_at: datetime | None
     charge: str | None
     payment_method: PaymentMethod | None
     platform_name: str
     legal_footer: str
     original_number: str | None = None
-    refunded_total: int = 0
+    refunded_total: Money | None = None
     refund_ids: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        amounts = [getattr(self, f.name) for f in fields(self)]
+        amounts += [getattr(line, f.name) for line in self.lines for f in fields(line)]
+        for value in amounts:
+            if isinstance(value, Money) and value.currency != self.currency.lower():
+                raise ValueError(f"{self.number}: {value} is not in {self.currency}")

@@ -19,7 +19,7 @@ from babel.dates import format_datetime
 
 from paywindow.documents import ForbiddenFetch, Offline, environment
 from paywindow.errors import PaywindowError
-from paywindow.money import format_money, parse_locale
+from paywindow.money import Money, parse_locale
 from paywindow.receipts.model import ReceiptDocument
 
 __all__ = ["ForbiddenFetch", "RenderError", "Renderer"]
@@ -76,9 +76,9 @@ class Renderer:
         return pdf
 
 
-def _money(amount: int, doc: ReceiptDocument) -> str:
+def _money(amount: Money, doc: ReceiptDocument) -> str:
     # CLDR's ja symbol is the fullwidth yen (U+FFE5), which the bundled font lacks.
-    return format_money(amount, doc.currency, doc.locale).replace("\uffe5", "\u00a5")
+    return amount.format(doc.locale).replace("\uffe5", "\u00a5")
 
 
 def _datetime(value: datetime, locale: str) -> str:

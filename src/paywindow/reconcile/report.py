@@ -15,17 +15,20 @@ from typing import Any
 import jinja2
 
 from paywindow.documents import Offline, environment
-from paywindow.reconcile.amounts import format_amount, to_major
+from paywindow.money import Money, exponent
 from paywindow.reconcile.charts import bar_chart, column_chart
 from paywindow.reconcile.matching import FINDING_KINDS
 from paywindow.reconcile.run import ReconcileResult
 
-__all__ = ["ReportFiles", "markdown_summary", "render_html", "write_reports"]
+__all__ = ["ReportFiles", "finance", "markdown_summary", "render_html", "write_reports"]
 
 CSV_COLUMNS = (
     "id", "kind", "status", "order_id", "stripe_id", "currency", "local_amount",
     "stripe_amount", "explanation", "occurred_at", "first_seen_at", "resolved_at",
     "resolution_note",
+)  # fmt: skip
+PAYOUT_AMOUNTS = (
+    "charges", "refunds", "disputes", "platform_fees", "transfers", "other", "amount", "difference",
 )  # fmt: skip
 TOTAL_COLUMNS = (
     ("gross", "Gross"), ("stripe_fees", "Stripe fees"), ("refunds", "Refunds"),
@@ -41,14 +44,31 @@ class ReportFiles:
     csv: Path
 
 
+def finance(value: Money | None) -> str:
+    """Finance's one plain format, whatever the locale: ``1,234.50 USD``; ``—`` for none."""
+    if value is None:
+        return "—"
+    return f"{value.decimal:,.{exponent(value.currency)}f} {value.currency.upper()}"
+
+
+def _minor(amount: int | None, currency: str | None) -> str:
+    """A finding's amount (minor units, either side may be missing) in :func:`finance`'s form."""
+    return finance(Money(int(amount), currency) if amount is not None and currency else None)
+
+
 def _environment(templates: Path) -> jinja2.Environment:
     return environment(
         templates,
         {
-            "money": lambda amount, currency: format_amount(amount, currency),
+            "money": finance,
+            "minor": _minor,
             "when": lambda v: v.strftime("%Y-%m-%d %H:%M") if v else "",
         },
     )
+
+
+def _payout(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {key: Money(int(row[key]), row["currency"]) for key in PAYOUT_AMOUNTS}
 
 
 def _context(result: ReconcileResult) -> dict[str, Any]:
@@ -56,18 +76,18 @@ def _context(result: ReconcileResult) -> dict[str, Any]:
     currencies = sorted({row["currency"] for row in result.daily})
     series: dict[str, list[float]] = {c: [0.0] * len(days) for c in currencies}
     for row in result.daily:
-        major = float(to_major(int(row["gross"]), row["currency"]))
+        major = float(Money(int(row["gross"]), row["currency"]).decimal)
         series[row["currency"]][days.index(str(row["day"]))] = major
     by_kind = {k: result.by_kind[k] for k in FINDING_KINDS if result.by_kind.get(k)}
     rank = {k: n for n, k in enumerate(FINDING_KINDS)}
     findings = sorted(result.findings, key=lambda f: (rank[f.kind], f.id))
     return {
         "r": result,
-        "totals": result.totals,
+        "totals": result.currency_totals,
         "total_columns": TOTAL_COLUMNS,
         "findings": findings,
         "open_count": sum(1 for f in findings if f.status == "open"),
-        "payouts": result.payouts,
+        "payouts": [_payout(row) for row in result.payouts],
         "expected": result.expected,
         "volume_chart": column_chart(days, {c.upper(): v for c, v in series.items()}),
         "kind_chart": bar_chart(by_kind),
@@ -126,9 +146,9 @@ def markdown_summary(result: ReconcileResult) -> str:
         "| currency | " + " | ".join(label for _, label in TOTAL_COLUMNS) + " |",
         "|---|" + "---:|" * len(TOTAL_COLUMNS),
     ]
-    for row in result.totals:
-        cells = [format_amount(row[key], row["currency"]) for key, _ in TOTAL_COLUMNS]
-        lines.append(f"| {row['currency'].upper()} | " + " | ".join(cells) + " |")
+    for row in result.currency_totals:
+        cells = [finance(getattr(row, key)) for key, _ in TOTAL_COLUMNS]
+        lines.append(f"| {row.currency.upper()} | " + " | ".join(cells) + " |")
     if result.by_kind:
         lines += ["", "| finding | count |", "|---|---:|"]
         lines += [f"| {k} | {n} |" for k, n in result.by_kind.items()]

@@ -7,6 +7,7 @@ and time as an argument; the result holds plain values the report renders.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from paywindow.money import Money
 from paywindow.observability import metrics
 from paywindow.reconcile.findings import (
     StoredFinding,
@@ -33,9 +35,49 @@ from paywindow.reconcile.matching import (
 )
 from paywindow.reconcile.snapshot import take_snapshot
 
-__all__ = ["ReconcileResult", "day_range", "reconcile"]
+__all__ = ["CurrencyTotals", "ReconcileResult", "day_range", "reconcile"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CurrencyTotals:
+    """One currency's money in a period (``currency_totals.sql``: refunds, disputes and
+    transfers negative; ``net`` is the platform balance's change before payouts)."""
+
+    currency: str
+    charges: int
+    gross: Money
+    stripe_fees: Money
+    refunds: Money
+    disputes: Money
+    platform_fees: Money
+    transfers: Money
+    net: Money
+    payouts: Money
+    payout_count: int
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> CurrencyTotals:
+        """From a ``currency_totals`` row (amounts in minor units)."""
+        currency = row["currency"]
+
+        def money(key: str) -> Money:
+            return Money(int(row[key]), currency)
+
+        return cls(
+            currency=currency,
+            charges=int(row["charges"]),
+            gross=money("gross"),
+            stripe_fees=money("stripe_fees"),
+            refunds=money("refunds"),
+            disputes=money("disputes"),
+            platform_fees=money("platform_fees"),
+            transfers=money("transfers"),
+            net=money("net"),
+            payouts=money("payouts"),
+            payout_count=int(row["payout_count"]),
+        )
 
 
 @dataclass
@@ -52,6 +94,11 @@ class ReconcileResult:
     findings: list[StoredFinding]
     expected: list[Finding]
     by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def currency_totals(self) -> list[CurrencyTotals]:
+        """:attr:`totals` (plain rows, as stored in the run's summary) with amounts as Money."""
+        return [CurrencyTotals.of(row) for row in self.totals]
 
     @property
     def period_last(self) -> date:
