@@ -1,4 +1,4 @@
-"""The local side of reconciliation: orders, attempts (and receipts, once they exist) as of a time.
+"""The local side of reconciliation: orders and their attempts as of a time.
 
 Rows are read from the operational store with SQLAlchemy into Arrow tables, which DuckDB
 then queries in place. DuckDB never connects to the operational store, so reconciliation
@@ -17,9 +17,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Engine, Table, inspect, select
+from sqlalchemy import Engine, Table, select
 
-from paywindow.store.tables import attempts, metadata, orders
+from paywindow.store.tables import attempts, orders
 
 __all__ = ["ATTEMPT_SCHEMA", "ORDER_SCHEMA", "LocalSnapshot", "take_snapshot"]
 
@@ -45,12 +45,11 @@ ATTEMPT_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class LocalSnapshot:
-    """Arrow tables of the local state; ``receipts`` is None when that table does not exist."""
+    """Arrow tables of the local state."""
 
     as_of: datetime
     orders: pa.Table
     attempts: pa.Table
-    receipts: pa.Table | None
 
 
 def _read(engine: Engine, table: Table, schema: pa.Schema, where: Any) -> pa.Table:
@@ -64,21 +63,6 @@ def _read(engine: Engine, table: Table, schema: pa.Schema, where: Any) -> pa.Tab
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def _receipts(engine: Engine, as_of: datetime) -> pa.Table | None:
-    if "receipts" not in inspect(engine).get_table_names():
-        return None
-    table = metadata.tables.get("receipts")
-    if table is None:
-        return None
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(select(table))]
-    return pa.Table.from_pylist([{k: _plain(v) for k, v in r.items()} for r in rows])
-
-
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool, datetime, type(None))) else str(value)
-
-
 def take_snapshot(engine: Engine, as_of: datetime) -> LocalSnapshot:
     """Orders created by ``as_of`` (paid only if paid by then), and their attempts."""
     order_rows = _read(engine, orders, ORDER_SCHEMA, orders.c.created_at <= as_of)
@@ -90,4 +74,4 @@ def take_snapshot(engine: Engine, as_of: datetime) -> LocalSnapshot:
         pc.if_else(late, pa.scalar(None, _TS), paid_at),
     )
     attempt_rows = _read(engine, attempts, ATTEMPT_SCHEMA, attempts.c.created_at <= as_of)
-    return LocalSnapshot(as_of, order_rows, attempt_rows, _receipts(engine, as_of))
+    return LocalSnapshot(as_of, order_rows, attempt_rows)
