@@ -202,3 +202,14 @@ def test_request_id_and_version_headers(sandbox: SandboxHandle) -> None:
     )
     assert response.headers["request-id"].startswith("req_")
     assert response.headers["stripe-version"] == "2026-10-28.endive"
+
+
+def test_sandbox_ids_come_from_the_one_generator() -> None:
+    from paywindow.sandbox import wire
+    from paywindow.stripe_ids import new_id
+
+    assert not hasattr(wire, "new_id")
+    charge, session, bare = new_id("ch"), new_id("cs_test", 58), new_id("", 16)
+    assert charge.startswith("ch_") and len(charge) == 27
+    assert session.startswith("cs_test_") and len(session) == 66
+    assert len(bare) == 16 and bare.isalnum()

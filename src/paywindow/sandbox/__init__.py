@@ -28,7 +28,7 @@ import uvicorn
 
 from paywindow.sandbox.engine import SandboxConfig
 from paywindow.sandbox.server import Sandbox, SandboxApp, register_endpoint, uvicorn_config
-from paywindow.sandbox.wire import new_id
+from paywindow.stripe_ids import new_id
 
 __all__ = ["SandboxControlError", "SandboxHandle", "free_port", "running_sandbox"]
 
@@ -211,7 +211,7 @@ def running_sandbox(
     ``dispute_fee``, ``webhook_retry_delays``, ...) and ``state_file``.
     """
     state_file = options.pop("state_file", None)
-    api_key = "sk_test_" + new_id("", 24)
+    api_key = new_id("sk_test", 24)
     config = _config(api_key, {"fee_percent": fee_percent, "fee_fixed": fee_fixed, **options})
     first = start.timestamp() if start is not None else None
     sandbox = Sandbox(config, state_file, start=first, frozen=frozen)

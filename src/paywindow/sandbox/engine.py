@@ -24,7 +24,8 @@ from typing import Any
 
 from paywindow.sandbox.clock import SandboxClock
 from paywindow.sandbox.store import Store
-from paywindow.sandbox.wire import Obj, StripeError, apply_expand, invalid, list_object, new_id
+from paywindow.sandbox.wire import Obj, StripeError, apply_expand, invalid, list_object
+from paywindow.stripe_ids import new_id
 
 __all__ = [
     "API_VERSION",
@@ -155,7 +156,7 @@ class Engine:
         if ctx is not None and ctx.request_id is not None:
             request = {"id": ctx.request_id, "idempotency_key": ctx.idempotency_key}
         event: Obj = {
-            "id": new_id("evt_"),
+            "id": new_id("evt"),
             "object": "event",
             "api_version": API_VERSION,
             "created": at,

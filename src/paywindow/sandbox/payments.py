@@ -20,7 +20,8 @@ from paywindow.sandbox.engine import Ctx, Engine, card_error, system_ctx, timer
 from paywindow.sandbox.outcomes import Outcome, decline_fields, parse_outcome
 from paywindow.sandbox.resources.balance import book, fee_detail
 from paywindow.sandbox.resources.connect import settle_destination
-from paywindow.sandbox.wire import Obj, list_object, new_id
+from paywindow.sandbox.wire import Obj, list_object
+from paywindow.stripe_ids import new_id
 
 __all__ = [
     "ASYNC_RESULT",
@@ -40,7 +41,7 @@ def new_payment_intent(
     engine: Engine, ctx: Ctx, at: int, *, amount: int, currency: str, **fields: object
 ) -> Obj:
     """Create a PI in ``requires_payment_method`` and emit ``payment_intent.created``."""
-    pi_id = new_id("pi_")
+    pi_id = new_id("pi")
     transfer_data = fields.get("transfer_data")
     group = fields.get("transfer_group") or (f"group_{pi_id}" if transfer_data else None)
     pi: Obj = {
@@ -55,7 +56,7 @@ def new_payment_intent(
         "canceled_at": None,
         "cancellation_reason": None,
         "capture_method": fields.get("capture_method") or "automatic_async",
-        "client_secret": f"{pi_id}_secret_{new_id('', 25)}",
+        "client_secret": new_id(f"{pi_id}_secret", 25),
         "confirmation_method": "automatic",
         "created": at,
         "currency": currency,
@@ -86,7 +87,7 @@ def new_payment_intent(
 
 
 def _new_charge(engine: Engine, ctx: Ctx, pi: Obj, pm: Obj, at: int) -> Obj:
-    charge_id = new_id("ch_")
+    charge_id = new_id("ch")
     details: Obj = {"type": pm["type"], pm["type"]: copy.deepcopy(pm.get(pm["type"]))}
     charge: Obj = {
         "id": charge_id,

@@ -29,7 +29,8 @@ from paywindow.sandbox.resources.balance import schedule_payouts
 from paywindow.sandbox.resources.events import create_endpoint
 from paywindow.sandbox.store import Store, write_text_atomic
 from paywindow.sandbox.webhooks import Dispatcher
-from paywindow.sandbox.wire import Obj, StripeError, decode_form, new_id
+from paywindow.sandbox.wire import Obj, StripeError, decode_form
+from paywindow.stripe_ids import new_id
 
 __all__ = ["Sandbox", "SandboxApp", "register_endpoint", "run", "uvicorn_config"]
 
@@ -78,7 +79,7 @@ class Sandbox:
         if state_file is not None and state_file.exists():
             data = json.loads(state_file.read_text(encoding="utf-8"))
             return Store.load(data["store"]), SandboxClock.load(data["clock"])
-        return Store("acct_" + new_id("", 16)), SandboxClock(start, frozen)
+        return Store(new_id("acct", 16)), SandboxClock(start, frozen)
 
     def start(self) -> None:
         """Start the webhook sender and, with a state file, the periodic saver."""
@@ -219,7 +220,7 @@ class SandboxApp:
         self, method: str, path: str, scope: Obj, headers: dict[str, str], body: bytes
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         """Serve one Stripe API request; returns status, JSON body and extra headers."""
-        request_id = "req_" + new_id("", 14)
+        request_id = new_id("req", 14)
         version = headers.get("stripe-version", API_VERSION)
         extra = [(b"request-id", request_id.encode()), (b"stripe-version", version.encode())]
         key = headers.get("idempotency-key") if method == "POST" else None

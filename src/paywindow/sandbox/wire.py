@@ -12,8 +12,6 @@ Invariants kept here:
 
 from __future__ import annotations
 
-import secrets
-import string
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -30,7 +28,6 @@ __all__ = [
     "invalid",
     "list_object",
     "missing",
-    "new_id",
     "no_such",
     "paginate",
     "reject_unknown",
@@ -38,12 +35,6 @@ __all__ = [
 ]
 
 Obj = dict[str, Any]
-_ALPHABET = string.ascii_letters + string.digits
-
-
-def new_id(prefix: str, length: int = 24) -> str:
-    """A Stripe-looking id: ``prefix`` plus ``length`` random alphanumerics."""
-    return prefix + "".join([_ALPHABET[b % 62] for b in secrets.token_bytes(length)])
 
 
 class StripeError(Exception):

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from paywindow.sandbox.engine import DAY, Ctx, Engine, route, system_ctx, timer
-from paywindow.sandbox.wire import Obj, coerce_list, created_filter, new_id, paginate
+from paywindow.sandbox.wire import Obj, coerce_list, created_filter, paginate
+from paywindow.stripe_ids import new_id
 
 __all__ = ["book", "midnight_after", "schedule_payouts"]
 
@@ -48,7 +49,7 @@ def book(
     available = midnight_after(at, engine.config.available_days)
     when = available if available_on is None else available_on
     txn: Obj = {
-        "id": new_id("txn_"),
+        "id": new_id("txn"),
         "object": "balance_transaction",
         "amount": amount,
         "available_on": when,
@@ -135,7 +136,7 @@ def _create_payout(
     engine: Engine, account: str, currency: str, txns: list[Obj], total: int, at: int
 ) -> None:
     payout: Obj = {
-        "id": new_id("po_"),
+        "id": new_id("po"),
         "object": "payout",
         "amount": total,
         "arrival_date": midnight_after(at, engine.config.payout_arrival_days),

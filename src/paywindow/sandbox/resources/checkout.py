@@ -26,12 +26,12 @@ from paywindow.sandbox.wire import (
     created_filter,
     invalid,
     missing,
-    new_id,
     no_such,
     paginate,
     reject_unknown,
     update_metadata,
 )
+from paywindow.stripe_ids import new_id
 
 __all__ = ["SESSION_CREATED", "complete_session", "expire_session", "session_pi_data"]
 
@@ -117,19 +117,19 @@ def _line_item(engine: Engine, index: int, raw: Any, at: int) -> Obj:
     unit = as_int(data["unit_amount"], f"{where}[price_data][unit_amount]")
     currency = str(data["currency"]).lower()
     price: Obj = {
-        "id": new_id("price_"),
+        "id": new_id("price"),
         "object": "price",
         "active": False,
         "created": at,
         "currency": currency,
         "livemode": False,
         "metadata": {},
-        "product": str(data.get("product") or new_id("prod_", 14)),
+        "product": str(data.get("product") or new_id("prod", 14)),
         "type": "one_time",
         "unit_amount": unit,
     }
     return {
-        "id": new_id("li_"),
+        "id": new_id("li"),
         "object": "item",
         "amount_discount": 0,
         "amount_subtotal": unit * quantity,
@@ -266,7 +266,7 @@ def _create(engine: Engine, ctx: Ctx, params: Obj) -> Obj:
 def _session_object(
     params: Obj, items: list[Obj], total: int, now: int, expires_at: int, host: str
 ) -> Obj:
-    session_id = "cs_test_" + new_id("", 58)
+    session_id = new_id("cs_test", 58)
     return {
         "id": session_id,
         "object": _KIND,
@@ -366,7 +366,7 @@ def expire_session(engine: Engine, ctx: Ctx, session: Obj, at: int) -> None:
     session.update(status="expired", url=None)
     recovery = (session.get("after_expiration") or {}).get("recovery")
     if recovery and recovery["enabled"]:
-        recovery["url"] = f"http://{ctx.host}/r/{new_id('test_', 32)}"
+        recovery["url"] = f"http://{ctx.host}/r/{new_id('test', 32)}"
         recovery["expires_at"] = at + 30 * DAY
     pi = engine.store.objects.get(session["payment_intent"] or "")
     if pi is not None and pi["status"] not in ("succeeded", "canceled"):

@@ -16,11 +16,11 @@ from paywindow.sandbox.wire import (
     created_filter,
     invalid,
     list_object,
-    new_id,
     paginate,
     reject_unknown,
     update_metadata,
 )
+from paywindow.stripe_ids import new_id
 
 __all__ = ["require_destination", "settle_destination"]
 
@@ -54,7 +54,7 @@ def _account(params: Obj, at: int) -> Obj:
     if kind not in ("express", "standard", "custom"):
         raise invalid("Invalid type: must be one of custom, express, or standard", "type")
     return {
-        "id": new_id("acct_", 16),
+        "id": new_id("acct", 16),
         "object": "account",
         "business_profile": {"name": None, "url": None, "mcc": None},
         "business_type": params.get("business_type") or None,
@@ -144,7 +144,7 @@ def settle_destination(engine: Engine, ctx: Ctx, charge: Obj, pi: Obj, at: int) 
 
 
 def _transfer(engine: Engine, charge: Obj, dest: str, amount: int, at: int) -> Obj:
-    transfer_id = new_id("tr_")
+    transfer_id = new_id("tr")
     txn = book(
         engine,
         engine.store.platform,
@@ -181,7 +181,7 @@ def _transfer(engine: Engine, charge: Obj, dest: str, amount: int, at: int) -> O
 def _connected_payment(
     engine: Engine, charge: Obj, transfer: Obj, dest: str, fee: object, at: int
 ) -> Obj:
-    payment_id = new_id("py_")
+    payment_id = new_id("py")
     currency = charge["currency"]
     details = []
     if fee:
@@ -221,7 +221,7 @@ def _connected_payment(
 def _application_fee(
     engine: Engine, charge: Obj, payment: Obj, dest: str, amount: int, at: int
 ) -> Obj:
-    fee_id = new_id("fee_")
+    fee_id = new_id("fee")
     email = (engine.store.get(dest, "account") or {}).get("email") or "unknown"
     txn = book(
         engine,

@@ -13,11 +13,11 @@ from paywindow.sandbox.wire import (
     created_filter,
     invalid,
     missing,
-    new_id,
     paginate,
     reject_unknown,
     update_metadata,
 )
+from paywindow.stripe_ids import new_id
 
 __all__ = ["create_customer", "make_payment_method", "next_outcome", "script_outcomes"]
 
@@ -27,7 +27,7 @@ _CUSTOMER_PARAMS = ("email", "name", "description", "metadata", "phone", "addres
 def create_customer(engine: Engine, ctx: Ctx, params: Obj, at: int) -> Obj:
     """Create a customer from API-style params."""
     customer: Obj = {
-        "id": new_id("cus_", 14),
+        "id": new_id("cus", 14),
         "object": "customer",
         "address": None,
         "balance": 0,
@@ -57,7 +57,7 @@ def make_payment_method(
 ) -> Obj:
     """Create an unattached payment method (a card, or an async bank method)."""
     pm: Obj = {
-        "id": new_id("pm_"),
+        "id": new_id("pm"),
         "object": "payment_method",
         "allow_redisplay": "unspecified",
         "billing_details": {"address": None, "email": email, "name": None, "phone": None},

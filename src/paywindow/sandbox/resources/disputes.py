@@ -23,11 +23,11 @@ from paywindow.sandbox.wire import (
     as_int,
     created_filter,
     invalid,
-    new_id,
     paginate,
     reject_unknown,
     update_metadata,
 )
+from paywindow.stripe_ids import new_id
 
 __all__ = ["close_dispute", "open_dispute"]
 
@@ -115,7 +115,7 @@ def _create_refund(engine: Engine, ctx: Ctx, params: Obj) -> Obj:
 def _book_refund(
     engine: Engine, ctx: Ctx, charge: Obj, amount: int, reason: Any, params: Obj, at: int
 ) -> Obj:
-    refund_id = new_id("re_")
+    refund_id = new_id("re")
     txn = book(
         engine,
         ctx.account,
@@ -160,7 +160,7 @@ def _reverse_transfer(
     share = left if final else min(left, _share(transfer["amount"], amount, charge["amount"]))
     if share <= 0:
         return
-    reversal_id, currency = new_id("trr_"), charge["currency"]
+    reversal_id, currency = new_id("trr"), charge["currency"]
     txn = book(
         engine,
         ctx.account,
@@ -172,7 +172,7 @@ def _reverse_transfer(
         at=at,
         available_on=at,
     )
-    payment_refund = new_id("pyr_")
+    payment_refund = new_id("pyr")
     book(
         engine,
         transfer["destination"],
@@ -211,7 +211,7 @@ def _refund_fee(
     share = left if final else min(left, _share(fee["amount"], amount, charge["amount"]))
     if share <= 0:
         return
-    fee_refund_id, currency = new_id("fr_"), charge["currency"]
+    fee_refund_id, currency = new_id("fr"), charge["currency"]
     txn = book(
         engine,
         ctx.account,
@@ -282,7 +282,7 @@ def open_dispute(engine: Engine, charge_id: str, reason: str, amount: int | None
     if charge["status"] != "succeeded" or charge["disputed"]:
         raise invalid(f"Charge {charge_id} cannot be disputed.", "charge")
     value = int(amount if amount is not None else charge["amount"] - charge["amount_refunded"])
-    dispute_id, currency = new_id("dp_"), charge["currency"]
+    dispute_id, currency = new_id("dp"), charge["currency"]
     fee = engine.config.dispute_fee
     owner = engine.store.owner[charge_id]
     txn = book(

@@ -16,11 +16,11 @@ from paywindow.sandbox.wire import (
     created_filter,
     invalid,
     missing,
-    new_id,
     paginate,
     reject_unknown,
     update_metadata,
 )
+from paywindow.stripe_ids import new_id
 
 __all__ = ["create_endpoint"]
 
@@ -85,7 +85,7 @@ def create_endpoint(
 ) -> Obj:
     """Register a webhook endpoint; the returned object includes its ``secret``."""
     endpoint: Obj = {
-        "id": new_id("we_"),
+        "id": new_id("we"),
         "object": "webhook_endpoint",
         "api_version": None,
         "application": None,
@@ -97,7 +97,7 @@ def create_endpoint(
         "status": "enabled",
         "url": url,
     }
-    signing_secret = secret or "whsec_" + new_id("", 32)
+    signing_secret = secret or new_id("whsec", 32)
     engine.store.add(endpoint, internal={"secret": signing_secret, "connect": connect})
     return {**endpoint, "secret": signing_secret}
 
