@@ -10,6 +10,7 @@ currency's Stripe exponent, so 1500 JPY shows as ``￥1,500`` and 1500 EUR in ``
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -111,6 +112,24 @@ class Money:
     def __post_init__(self) -> None:
         _check_int(self.amount)
         object.__setattr__(self, "currency", _code(self.currency))
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        """Nothing, in ``currency`` (the start of a sum)."""
+        return cls(0, currency)
+
+    @classmethod
+    def total(cls, items: Iterable[Money], currency: str) -> Money:
+        """The sum of ``items``, all in ``currency`` (zero when there are none)."""
+        result = cls.zero(currency)
+        for item in items:
+            result += item
+        return result
+
+    @property
+    def exponent(self) -> int:
+        """Digits after the decimal point in this currency (the one table's)."""
+        return exponent(self.currency)
 
     def __add__(self, other: Money) -> Money:
         return Money(self.amount + self._same(other).amount, self.currency)

@@ -1,28 +1,28 @@
 """Decimal report amounts ↔ minor units, for Stripe's report CSVs and the finance report.
 
-A small private helper: reconciliation keeps its own copy of Stripe's zero- and three-decimal
-currency lists so it does not depend on display code (``paywindow.money`` formats by locale
-for buyers; finance reports use one plain format: ``1,234.50 USD``).
+Finance reports use one plain format (``1,234.50 USD``), not the buyer's locale. The digits
+per currency come from the one exponent table, :func:`paywindow.money.exponent`.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["exponent", "format_amount", "to_major", "to_minor"]
+from paywindow import money
 
-_ZERO_DECIMAL = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # noqa: SIM905
-)
-_THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+__all__ = ["exponent", "format_amount", "to_major", "to_minor"]
 
 
 def exponent(currency: str) -> int:
-    """Digits after the decimal point in ``currency`` as Stripe counts its minor units."""
-    code = currency.strip().lower()
-    if code in _ZERO_DECIMAL:
-        return 0
-    return 3 if code in _THREE_DECIMAL else 2
+    """Digits after the decimal point in ``currency`` as Stripe counts its minor units.
+
+    The table is :func:`paywindow.money.exponent`'s; a value that is not a currency code at all
+    counts two digits here (a report prints what it was given rather than failing on it).
+    """
+    try:
+        return money.exponent(currency)
+    except ValueError:
+        return 2
 
 
 def to_minor(value: str, currency: str) -> int:
