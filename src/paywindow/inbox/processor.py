@@ -193,7 +193,7 @@ def _held(row: Any, order_id: str, reason: str) -> None:
     log.warning("payment held for review: %s", reason, extra=extra)
 
 
-def _done(status: str, now: datetime, **extra: Any) -> dict[str, Any]:
+def _done(status: EventStatus, now: datetime, **extra: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "status": status,
         "processed_at": now,

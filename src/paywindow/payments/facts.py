@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import IntEnum
+from enum import StrEnum
 
 from paywindow.payments.states import OrderState
 
 __all__ = [
+    "AttemptChannel",
     "AttemptFacts",
     "AttemptStatus",
     "Change",
@@ -32,23 +33,47 @@ __all__ = [
 WINDOW_CLOSE_SLACK = timedelta(seconds=1)
 
 
-class AttemptStatus(IntEnum):
-    """Status of one payment attempt; a higher value wins when facts are merged."""
+class AttemptStatus(StrEnum):
+    """Status of one payment attempt (the ``attempts.status`` codes); merging keeps the one of
+    higher :attr:`rank` (the order the members are listed in)."""
 
-    OPEN = 0
-    EXPIRED = 1
-    PROCESSING = 2
-    FAILED = 3
-    PAID = 4
+    OPEN = "open"
+    EXPIRED = "expired"
+    PROCESSING = "processing"
+    FAILED = "failed"
+    PAID = "paid"
+
+    @property
+    def rank(self) -> int:
+        return _ATTEMPT_RANK[self]
 
 
-class DisputeStatus(IntEnum):
-    """Dispute status by precedence: a closed dispute never reopens."""
+class DisputeStatus(StrEnum):
+    """Dispute status (the ``orders.dispute_status`` codes) by :attr:`rank`: a closed dispute
+    never reopens."""
 
-    NONE = 0
-    OPEN = 1
-    WON = 2
-    LOST = 3
+    NONE = "none"
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+    @property
+    def rank(self) -> int:
+        return _DISPUTE_RANK[self]
+
+
+_ATTEMPT_RANK: dict[AttemptStatus, int] = {status: n for n, status in enumerate(AttemptStatus)}
+_DISPUTE_RANK: dict[DisputeStatus, int] = {status: n for n, status in enumerate(DisputeStatus)}
+
+
+class AttemptChannel(StrEnum):
+    """How an attempt asks for the money (the ``attempts.channel`` and
+    ``retry_attempts.channel`` codes): the first Checkout Session, a retry link to a new
+    session, or an off-session charge of a saved card."""
+
+    CHECKOUT = "checkout"
+    LINK = "link"
+    OFF_SESSION = "off_session"
 
 
 @dataclass(frozen=True)
@@ -121,6 +146,14 @@ class OrderFacts:
     held: str | None = None
 
 
+def _attempt_rank(status: AttemptStatus) -> int:
+    return status.rank
+
+
+def _dispute_rank(status: DisputeStatus) -> int:
+    return status.rank
+
+
 def _min(a: datetime | None, b: datetime | None) -> datetime | None:
     if a is None:
         return b
@@ -143,7 +176,7 @@ def _merge_attempt(facts: OrderFacts, change: Change) -> tuple[AttemptFacts, ...
         return facts.attempts
     by_number = {a.attempt: a for a in facts.attempts}
     old = by_number.get(change.attempt, AttemptFacts(attempt=change.attempt))
-    status = max(old.status, change.attempt_status or AttemptStatus.OPEN)
+    status = max(old.status, change.attempt_status or AttemptStatus.OPEN, key=_attempt_rank)
     by_number[change.attempt] = AttemptFacts(
         attempt=change.attempt,
         session_id=_first(old.session_id, change.session_id),
@@ -206,7 +239,7 @@ def merge(facts: OrderFacts, change: Change) -> OrderFacts:
     failures = facts.failures
     if change.failure is not None and change.failure.key not in {f.key for f in failures}:
         failures = failures | {change.failure}
-    dispute_status = max(facts.dispute_status, change.dispute_status)
+    dispute_status = max(facts.dispute_status, change.dispute_status, key=_dispute_rank)
     return replace(
         facts,
         current_attempt=max(facts.current_attempt, change.attempt or 1),
