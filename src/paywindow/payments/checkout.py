@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import stripe
@@ -33,9 +34,10 @@ from paywindow.gateway.checkout import (
     retrieve_session,
     with_retries,
 )
+from paywindow.money import Money
 from paywindow.observability import metrics, stopwatch
 from paywindow.payments.apply import apply_change
-from paywindow.payments.facts import AttemptStatus, Change
+from paywindow.payments.facts import AttemptChannel, AttemptStatus, Change
 from paywindow.payments.lease import Lease, new_holder, order_lease
 from paywindow.payments.repository import NewOrder, create_order
 from paywindow.payments.states import OrderState
@@ -66,17 +68,40 @@ _CHECKOUT_WAIT = 15.0
 _PAYING = frozenset({"succeeded", "processing", "requires_capture"})
 
 
+class _Seen(StrEnum):
+    """What Stripe says of an attempt's session (:func:`_at_stripe`)."""
+
+    PAYING = "paying"  # complete, or its PaymentIntent succeeded or is processing
+    EXPIRED = "expired"
+    OPEN = "open"
+
+
 @dataclass(frozen=True)
 class LineItem:
+    """One line of an order; amounts are integer minor units of the order's currency."""
+
     name: str
     unit_amount: int
     quantity: int
     tax_amount: int = 0
 
+    def unit_price(self, currency: str) -> Money:
+        return Money(self.unit_amount, currency)
+
+    def total(self, currency: str) -> Money:
+        """The unit price times the quantity, plus tax, in ``currency`` (the order's)."""
+        return self.unit_price(currency).times(self.quantity) + Money(self.tax_amount, currency)
+
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """An order as the marketplace app sends it (already validated)."""
+    """An order as the marketplace app sends it (already validated).
+
+    Amounts stay integer minor units (the database's and the wire's form, and what the
+    fingerprint hashes); :attr:`total` and :attr:`application_fee` are the same amounts as
+    :class:`~paywindow.money.Money` in the request's currency. Building a request checks them
+    as Money: integers, never floats, and a currency code.
+    """
 
     order_id: str
     buyer_id: str
@@ -89,9 +114,24 @@ class OrderRequest:
     locale: str | None = None
     seller_name: str | None = None
 
+    def __post_init__(self) -> None:
+        # every amount must make a Money in the request's currency (raises if not)
+        for line in self.lines:
+            line.total(self.currency)
+        Money(self.application_fee_amount, self.currency)
+
+    @property
+    def total(self) -> Money:
+        """What the buyer pays: the lines' totals, in the request's currency."""
+        return Money.total((line.total(self.currency) for line in self.lines), self.currency)
+
+    @property
+    def application_fee(self) -> Money:
+        return Money(self.application_fee_amount, self.currency)
+
     @property
     def amount_total(self) -> int:
-        return sum(line.unit_amount * line.quantity + line.tax_amount for line in self.lines)
+        return self.total.amount
 
     def fingerprint(self) -> str:
         """Hash of the request: the same order id with another body is a conflict."""
@@ -248,12 +288,12 @@ def _ensure_checkout(
         return
     if _usable(latest, now):
         assert latest is not None
-        if not reopen or _at_stripe(engine, client, order_id, latest, now, policy) != "expired":
+        if not reopen or _at_stripe(engine, client, order_id, latest, now, policy) != _Seen.EXPIRED:
             return  # open (hand it back), or paid or paying (the view says so)
     elif (
         latest is not None
         and latest["session_id"] is not None
-        and _at_stripe(engine, client, order_id, latest, now, policy, expire=True) == "paying"
+        and _at_stripe(engine, client, order_id, latest, now, policy, expire=True) is _Seen.PAYING
     ):
         return
     if latest is not None and latest["session_id"] is None and _still_creatable(latest, now):
@@ -274,7 +314,7 @@ def _ensure_checkout(
         conn.execute(
             update(attempts)
             .where(attempts.c.order_id == order_id, attempts.c.attempt == number)
-            .values(url=session.url, channel="checkout")
+            .values(url=session.url, channel=AttemptChannel.CHECKOUT)
         )
         lease.release_in(conn)
     lease.released = True
@@ -284,7 +324,7 @@ def _usable(latest: dict[str, Any] | None, now: datetime) -> bool:
     return (
         latest is not None
         and latest["session_id"] is not None
-        and latest["status"] == AttemptStatus.OPEN.name.lower()
+        and latest["status"] == AttemptStatus.OPEN
         and latest["expires_at"] is not None
         and latest["expires_at"] > now + _REUSE_MARGIN
     )
@@ -313,7 +353,7 @@ def _at_stripe(
     policy: CheckoutPolicy,
     *,
     expire: bool = False,
-) -> str:
+) -> _Seen:
     """What Stripe says of the attempt's session (expiring it first when ``expire``):
     ``paying``, ``expired`` or ``open``.
 
@@ -327,15 +367,15 @@ def _at_stripe(
     intent = session.get("payment_intent")
     if session.get("status") == "complete":
         policy.record_session(engine, session, now)
-        return "paying"
+        return _Seen.PAYING
     if isinstance(intent, dict) and intent.get("status") in _PAYING:
-        return "paying"
+        return _Seen.PAYING
     if session.get("status") == "expired":
         change = Change(attempt=latest["attempt"], attempt_status=AttemptStatus.EXPIRED)
         with engine.begin() as conn:
             apply_change(conn, order_id, change, now=now, event_id=None)
-        return "expired"
-    return "open"
+        return _Seen.EXPIRED
+    return _Seen.OPEN
 
 
 def close_open_sessions(
@@ -354,13 +394,14 @@ def close_open_sessions(
         attempts.c.order_id == order_id,
         attempts.c.attempt < below,
         attempts.c.session_id.is_not(None),
-        attempts.c.status == "open",
+        attempts.c.status == AttemptStatus.OPEN,
     )
     with engine.connect().execution_options(read_only=True) as conn:
         open_rows = [dict(row) for row in conn.execute(query).mappings()]
     paying = False
     for row in open_rows:
-        paying |= _at_stripe(engine, client, order_id, row, now, policy, expire=True) == "paying"
+        seen = _at_stripe(engine, client, order_id, row, now, policy, expire=True)
+        paying |= seen is _Seen.PAYING
     return paying
 
 
@@ -433,7 +474,7 @@ def order_view(engine: Engine, order_id: str, now: datetime) -> dict[str, Any]:
                 "attempt": a["attempt"],
                 "session_id": a["session_id"],
                 "status": a["status"],
-                "channel": a["channel"] or "checkout",
+                "channel": a["channel"] or AttemptChannel.CHECKOUT.value,
                 "expires_at": a["expires_at"].isoformat() if a["expires_at"] else None,
             }
             for a in rows

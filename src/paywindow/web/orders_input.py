@@ -2,7 +2,9 @@
 
 Unknown fields, floats for amounts, unknown currencies and mismatched totals are refused; so
 is any control character (C0, DEL, C1, NUL included) or lone surrogate in any string, which
-no column, log line or Stripe field should carry. Each refusal names its field.
+no column, log line or Stripe field should carry. Each refusal names its field. The totals
+are checked as the request computes them: :class:`~paywindow.money.Money` in the order's
+currency (:attr:`OrderRequest.total`), while the body itself carries integer minor units.
 """
 
 from __future__ import annotations
@@ -73,13 +75,14 @@ class OrderIn(_Strict):
 
     @model_validator(mode="after")
     def _amounts(self) -> OrderIn:
-        total = sum(line.unit_amount * line.quantity for line in self.line_items)
+        request = self.to_request()  # the amounts as Money in the order's currency
+        total = request.total.amount
         if self.amount_total is not None and self.amount_total != total:
             raise InvalidRequest(
                 f"amount_total {self.amount_total} does not match the line items ({total})",
                 "amount_total",
             )
-        if self.application_fee_amount > total:
+        if request.application_fee.amount > total:
             raise InvalidRequest(
                 f"application_fee_amount {self.application_fee_amount} is larger than "
                 f"the order amount {total}",
