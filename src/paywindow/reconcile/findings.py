@@ -11,15 +11,19 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
 from paywindow.errors import NotFound
-from paywindow.reconcile.matching import Finding
+from paywindow.money import Money
+from paywindow.reconcile.matching import Finding, as_money
 from paywindow.store.tables import reconcile_findings, reconcile_run_findings, reconcile_runs
 
 __all__ = [
+    "ALL",
+    "FindingStatus",
     "StoredFinding",
     "finish_run",
     "list_findings",
@@ -27,6 +31,17 @@ __all__ = [
     "resolve_finding",
     "start_run",
 ]
+
+
+class FindingStatus(StrEnum):
+    """Where finance is with a stored finding (derived from ``resolved_at``)."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+#: :func:`list_findings` also takes this: every finding, whatever its status.
+ALL = "all"
 
 
 @dataclass(frozen=True)
@@ -48,8 +63,18 @@ class StoredFinding:
     resolution_note: str | None
 
     @property
-    def status(self) -> str:
-        return "resolved" if self.resolved_at else "open"
+    def status(self) -> FindingStatus:
+        return FindingStatus.RESOLVED if self.resolved_at else FindingStatus.OPEN
+
+    @property
+    def local_money(self) -> Money | None:
+        """The amount paywindow held, as Money (None when there is none, or no currency)."""
+        return as_money(self.local_amount, self.currency)
+
+    @property
+    def stripe_money(self) -> Money | None:
+        """The amount Stripe held, as Money (None when there is none, or no currency)."""
+        return as_money(self.stripe_amount, self.currency)
 
 
 def start_run(
@@ -134,15 +159,16 @@ def _stored(row: Any) -> StoredFinding:
 def list_findings(
     engine: Engine,
     *,
-    status: str = "open",
+    status: str = FindingStatus.OPEN,
     run_id: int | None = None,
     ids: Sequence[int] | None = None,
 ) -> list[StoredFinding]:
-    """Stored findings: ``open``, ``resolved`` or ``all``; optionally only one run's."""
+    """Stored findings: ``open``, ``resolved`` (a :class:`FindingStatus`) or ``all``
+    (:data:`ALL`); optionally only one run's."""
     stmt = select(reconcile_findings).order_by(reconcile_findings.c.id)
-    if status == "open":
+    if status == FindingStatus.OPEN:
         stmt = stmt.where(reconcile_findings.c.resolved_at.is_(None))
-    elif status == "resolved":
+    elif status == FindingStatus.RESOLVED:
         stmt = stmt.where(reconcile_findings.c.resolved_at.is_not(None))
     if run_id is not None:
         linked = select(reconcile_run_findings.c.finding_id).where(
@@ -165,5 +191,5 @@ def resolve_finding(engine: Engine, finding_id: int, note: str, now: datetime) -
         )
         if done.rowcount == 0:
             raise NotFound(f"no finding {finding_id}")
-    (stored,) = list_findings(engine, status="all", ids=[finding_id])
+    (stored,) = list_findings(engine, status=ALL, ids=[finding_id])
     return stored

@@ -19,12 +19,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
+from paywindow.money import Money
 from paywindow.reconcile.amounts import format_amount
 from paywindow.reconcile.ledger import TABLES, empty_table, ledger_files
 
@@ -35,7 +37,9 @@ __all__ = [
     "FINDING_KINDS",
     "FINDING_QUERIES",
     "Finding",
+    "FindingKind",
     "Slas",
+    "as_money",
     "connect",
     "find",
     "query",
@@ -44,18 +48,24 @@ __all__ = [
     "register_snapshot",
 ]
 
-FINDING_KINDS: tuple[str, ...] = (
-    "missing_in_stripe",
-    "missing_locally",
-    "amount_over",
-    "amount_under",
-    "currency_mismatch",
-    "fee_mismatch",
-    "status_mismatch",
-    "duplicate_charge",
-    "late_payment_not_refunded",
-    "payout_unexplained",
-)
+
+class FindingKind(StrEnum):
+    """What a finding says is wrong; the order is the order findings are reported in."""
+
+    MISSING_IN_STRIPE = "missing_in_stripe"
+    MISSING_LOCALLY = "missing_locally"
+    AMOUNT_OVER = "amount_over"
+    AMOUNT_UNDER = "amount_under"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    FEE_MISMATCH = "fee_mismatch"
+    STATUS_MISMATCH = "status_mismatch"
+    DUPLICATE_CHARGE = "duplicate_charge"
+    LATE_PAYMENT_NOT_REFUNDED = "late_payment_not_refunded"
+    PAYOUT_UNEXPLAINED = "payout_unexplained"
+
+
+#: Every finding kind's code, in report order.
+FINDING_KINDS: tuple[str, ...] = tuple(kind.value for kind in FindingKind)
 FINDING_QUERIES: tuple[str, ...] = ("charge_findings", "refund_findings", "payout_findings")
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
@@ -80,15 +90,29 @@ class Slas:
 class Finding:
     """One discrepancy between Stripe and paywindow, with the facts on both sides."""
 
-    kind: str
+    kind: FindingKind
     order_id: str | None
     stripe_id: str | None
     currency: str | None
+    #: integer minor units of ``currency``, as the queries return them (see :attr:`local_money`)
     local_amount: int | None
     stripe_amount: int | None
     detail: str | None
     occurred_at: datetime | None
     due_at: datetime | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", FindingKind(self.kind))
+
+    @property
+    def local_money(self) -> Money | None:
+        """The amount paywindow holds, as Money (None when there is none, or no currency)."""
+        return as_money(self.local_amount, self.currency)
+
+    @property
+    def stripe_money(self) -> Money | None:
+        """The amount Stripe holds, as Money (None when there is none, or no currency)."""
+        return as_money(self.stripe_amount, self.currency)
 
     @property
     def fingerprint(self) -> str:
@@ -98,6 +122,13 @@ class Finding:
     @property
     def explanation(self) -> str:
         return explain(self)
+
+
+def as_money(amount: int | None, currency: str | None) -> Money | None:
+    """A stored amount column and its currency column as Money; None if either is missing."""
+    if amount is None or currency is None:
+        return None
+    return Money(int(amount), currency)
 
 
 def connect(*, memory_limit: str = "2GB", threads: int = 2) -> duckdb.DuckDBPyConnection:
@@ -189,7 +220,7 @@ def find(
         for item in _findings(con, sql_dir, name, params):
             late = item.due_at is not None and item.due_at > as_of
             (expected if late else findings).append(item)
-    order = {kind: n for n, kind in enumerate(FINDING_KINDS)}
+    order = {kind: n for n, kind in enumerate(FindingKind)}
     findings.sort(key=lambda f: (order[f.kind], f.order_id or "", f.stripe_id or ""))
     return findings, expected
 
