@@ -19,6 +19,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import stripe
@@ -39,11 +40,14 @@ from paywindow.gateway.intents import (
 from paywindow.observability import metrics
 from paywindow.payments.apply import apply_change
 from paywindow.payments.checkout import CheckoutPolicy, checkout_request, close_open_sessions
-from paywindow.payments.facts import AttemptStatus, Change, FailureFacts
+from paywindow.payments.facts import AttemptChannel, AttemptStatus, Change, FailureFacts
 from paywindow.payments.lease import OrderBusy, order_lease
 from paywindow.payments.states import OrderState
 from paywindow.payments.window import session_expires_at
 from paywindow.retries.plans import (
+    CloseReason,
+    RetryKind,
+    RetryStatus,
     claim,
     claim_next_for,
     close_plan,
@@ -55,7 +59,7 @@ from paywindow.retries.policy import DeclineClass, classify
 from paywindow.store.outbox import write_message
 from paywindow.store.tables import attempts, orders, payment_failures, retry_attempts
 
-__all__ = ["RetryPolicy", "RunReport", "retry_now", "run_retries"]
+__all__ = ["RetryOutcome", "RetryPolicy", "RunReport", "retry_now", "run_retries"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,20 @@ log = logging.getLogger(__name__)
 _LINK_END_SLACK = timedelta(seconds=5)
 #: A reserved session end closer than this cannot be sent to Stripe again (30 min minimum).
 _MIN_SESSION = timedelta(minutes=31)
+
+
+class RetryOutcome(StrEnum):
+    """What running one attempt came to. The first four are stored as a ``done`` attempt's
+    ``outcome``; cancelled and dropped are the attempt's status; given back is reported only
+    (the attempt is scheduled again)."""
+
+    SUCCEEDED = "succeeded"
+    PROCESSING = "processing"
+    DECLINED = "declined"
+    LINK_SENT = "link_sent"
+    CANCELLED = "cancelled"
+    DROPPED = "dropped"
+    GIVEN_BACK = "given_back"
 
 
 @dataclass(frozen=True)
@@ -83,8 +101,9 @@ class RunReport:
     released: int = 0
     skipped: int = 0
 
-    def count(self, outcome: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+    def count(self, outcome: RetryOutcome) -> None:
+        key = outcome.value  # plain strings as keys: the summary is serialised
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -153,19 +172,19 @@ def retry_now(
         "order_id": order_id,
         "retry": final["number"],
         "status": final["status"],
-        "outcome": outcome or "given_back",
+        "outcome": outcome or RetryOutcome.GIVEN_BACK,
         "channel": final["channel"],
         "reason": final["reason"],
         "last_error": final["last_error"] if outcome is None else None,
     }
 
 
-def _observe(row: dict[str, Any], outcome: str | None, *, manual: bool) -> None:
+def _observe(row: dict[str, Any], outcome: RetryOutcome | None, *, manual: bool) -> None:
     """Count one retry attempt by channel and outcome; a succeeded charge is a recovery."""
     channel = row.get("channel") or "none"
-    tags = {"channel": channel, "outcome": outcome or "given_back", "manual": manual}
+    tags = {"channel": channel, "outcome": outcome or RetryOutcome.GIVEN_BACK, "manual": manual}
     metrics().increment("retries.attempts", tags=tags)
-    if outcome == "succeeded":
+    if outcome is RetryOutcome.SUCCEEDED:
         metrics().increment("retries.recoveries", tags={"channel": channel})
     extra = {"order_id": row["order_id"], "retry": row["number"], **tags}
     log.info("retry attempt %s", tags["outcome"], extra=extra)
@@ -177,16 +196,18 @@ def _execute(
     policy: RetryPolicy,
     row: dict[str, Any],
     now: datetime,
-) -> str | None:
+) -> RetryOutcome | None:
     """Run one claimed attempt; its outcome, or None if it was given back unconsumed."""
     order = _order(engine, row["order_id"])
     state = OrderState(order["state"])
     if order["paid_at"] is not None:
-        return _finish(engine, row, now, status="cancelled", reason="paid")
+        return _finish(engine, row, now, status=RetryStatus.CANCELLED, reason=CloseReason.PAID)
     if state is OrderState.PAYMENT_MISMATCH:
-        return _finish(engine, row, now, status="dropped", reason="held_for_review")
+        held = CloseReason.HELD_FOR_REVIEW
+        return _finish(engine, row, now, status=RetryStatus.DROPPED, reason=held)
     if order["window_closed_at"] is not None or now >= order["deadline"]:
-        return _finish(engine, row, now, status="dropped", reason="window_closed")
+        closed = CloseReason.WINDOW_CLOSED
+        return _finish(engine, row, now, status=RetryStatus.DROPPED, reason=closed)
     if state is OrderState.PROCESSING:
         release(engine, row["id"], now)
         return None
@@ -204,19 +225,20 @@ def _attempt(
     row: dict[str, Any],
     order: dict[str, Any],
     now: datetime,
-) -> str:
+) -> RetryOutcome:
     failure = _latest_failure(engine, order["id"])
     kind = classify(failure["code"], failure["decline_code"], failure["advice_code"])
     card = None
-    if row["kind"] == "retry" and kind is DeclineClass.SOFT and row["channel"] != "link":
+    soft = row["kind"] == RetryKind.RETRY and kind is DeclineClass.SOFT
+    if soft and row["channel"] != AttemptChannel.LINK:
         card = _saved_card(client, order, failure, now)
-    channel = "off_session" if card is not None else "link"
+    channel = AttemptChannel.OFF_SESSION if card is not None else AttemptChannel.LINK
     link_end = _link_end(now, order["deadline"], policy.checkout.margin)
     number, link_end = _reserve_attempt(engine, row, order, channel, link_end, now)
     # Never two ways to pay at once: every earlier session is closed at Stripe first, and one
     # the buyer already paid (its webhook late) is recorded instead of charging again.
     if close_open_sessions(engine, client, order["id"], policy.checkout, below=number, now=now):
-        return _finish(engine, row, now, status="cancelled", reason="paid")
+        return _finish(engine, row, now, status=RetryStatus.CANCELLED, reason=CloseReason.PAID)
     if card is not None:
         charge = OffSessionCharge(
             order_id=order["id"],
@@ -278,7 +300,7 @@ def _reserve_attempt(
     engine: Engine,
     row: dict[str, Any],
     order: dict[str, Any],
-    channel: str,
+    channel: AttemptChannel,
     link_end: datetime,
     now: datetime,
 ) -> tuple[int, datetime]:
@@ -286,12 +308,12 @@ def _reserve_attempt(
     retry runs again (so the same idempotency key carries the very same request)."""
     if row["order_attempt"] is not None and row["channel"] == channel:
         reserved = _reserved_end(engine, order["id"], int(row["order_attempt"]))
-        if channel == "off_session":
+        if channel is AttemptChannel.OFF_SESSION:
             return int(row["order_attempt"]), link_end
         if reserved is not None and reserved - now > _MIN_SESSION:
             return int(row["order_attempt"]), reserved
     number = int(order["current_attempt"]) + 1
-    expires = link_end if channel == "link" else None
+    expires = link_end if channel is AttemptChannel.LINK else None
     with engine.begin() as conn:
         change = Change(attempt=number, expires_at=expires, attempt_status=AttemptStatus.OPEN)
         apply_change(conn, order["id"], change, now=now, event_id=None)
@@ -325,7 +347,7 @@ def _record_charge(
     payment_method: str,
     result: OffSessionResult,
     now: datetime,
-) -> str:
+) -> RetryOutcome:
     order_id = row["order_id"]
     if result.status == "succeeded":
         change = Change(
@@ -337,14 +359,14 @@ def _record_charge(
             charge=result.charge,
             amount_charged=result.amount_received,
         )
-        outcome = "succeeded"
+        outcome = RetryOutcome.SUCCEEDED
     elif result.status == "processing":
         change = Change(
             attempt=number,
             payment_intent=result.payment_intent,
             attempt_status=AttemptStatus.PROCESSING,
         )
-        outcome = "processing"
+        outcome = RetryOutcome.PROCESSING
     else:
         failure = FailureFacts(
             key=f"{result.payment_intent}:{result.charge or payment_method}",
@@ -358,7 +380,7 @@ def _record_charge(
             message=result.message,
         )
         change = Change(attempt=number, payment_intent=result.payment_intent, failure=failure)
-        outcome = "declined"
+        outcome = RetryOutcome.DECLINED
     with engine.begin() as conn:
         apply_change(conn, order_id, change, now=now, event_id=None)
         _done(
@@ -370,8 +392,8 @@ def _record_charge(
             payment_method=payment_method,
             decline_code=result.decline_code or result.code,
         )
-        if outcome == "succeeded":
-            close_plan(conn, order_id, "paid", now)
+        if outcome is RetryOutcome.SUCCEEDED:
+            close_plan(conn, order_id, CloseReason.PAID, now)
     return outcome
 
 
@@ -384,7 +406,7 @@ def _send_link(
     number: int,
     link_end: datetime,
     now: datetime,
-) -> str:
+) -> RetryOutcome:
     request = checkout_request(engine, order, number, link_end, policy.checkout)
     session = with_retries(lambda: create_session(client, request))
     with engine.begin() as conn:
@@ -393,11 +415,11 @@ def _send_link(
         conn.execute(
             update(attempts)
             .where(attempts.c.order_id == order["id"], attempts.c.attempt == number)
-            .values(url=session.url, channel="link")
+            .values(url=session.url, channel=AttemptChannel.LINK)
         )
         _write_link(conn, row, order, session.id, session.url, session.expires_at, now)
-        _done(conn, row, now, outcome="link_sent", session_id=session.id)
-    return "link_sent"
+        _done(conn, row, now, outcome=RetryOutcome.LINK_SENT, session_id=session.id)
+    return RetryOutcome.LINK_SENT
 
 
 def _write_link(
@@ -409,7 +431,7 @@ def _write_link(
     expires_at: datetime,
     now: datetime,
 ) -> None:
-    another = row["kind"] == "another_method"
+    another = row["kind"] == RetryKind.ANOTHER_METHOD
     write_message(
         conn,
         topic="payment.retry_link",
@@ -431,12 +453,14 @@ def _write_link(
     )
 
 
-def _done(conn: Any, row: dict[str, Any], now: datetime, *, outcome: str, **values: Any) -> None:
+def _done(
+    conn: Any, row: dict[str, Any], now: datetime, *, outcome: RetryOutcome, **values: Any
+) -> None:
     conn.execute(
         update(retry_attempts)
         .where(retry_attempts.c.id == row["id"])
         .values(
-            status="done",
+            status=RetryStatus.DONE,
             outcome=outcome,
             executed_at=now,
             claimed_by=None,
@@ -447,11 +471,19 @@ def _done(conn: Any, row: dict[str, Any], now: datetime, *, outcome: str, **valu
     )
 
 
-def _finish(engine: Engine, row: dict[str, Any], now: datetime, *, status: str, reason: str) -> str:
+def _finish(
+    engine: Engine,
+    row: dict[str, Any],
+    now: datetime,
+    *,
+    status: RetryStatus,
+    reason: CloseReason,
+) -> RetryOutcome:
+    """End the attempt unrun (cancelled or dropped); its status is its outcome."""
     with engine.begin() as conn:
         conn.execute(
             update(retry_attempts)
             .where(retry_attempts.c.id == row["id"])
             .values(status=status, reason=reason, claimed_by=None, lease_until=None, updated_at=now)
         )
-    return status
+    return RetryOutcome(status.value)

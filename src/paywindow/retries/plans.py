@@ -24,17 +24,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from paywindow.errors import Conflict, NotFound
-from paywindow.retries.policy import DeclineClass, classify, plan_attempts
+from paywindow.payments.states import OrderState
+from paywindow.retries.policy import DeclineClass, DropReason, classify, plan_attempts
 from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import orders, payment_failures, retry_attempts, retry_plans
 
 __all__ = [
+    "CloseReason",
+    "PlanStatus",
     "PlanSync",
+    "RetryKind",
+    "RetryStatus",
     "claim",
     "claim_next_for",
     "due_attempts",
@@ -44,11 +50,47 @@ __all__ = [
 ]
 
 
+class PlanStatus(StrEnum):
+    """``retry_plans.status``."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class RetryStatus(StrEnum):
+    """``retry_attempts.status``: scheduled → running → done, or dropped / cancelled."""
+
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    DONE = "done"
+    DROPPED = "dropped"
+    CANCELLED = "cancelled"
+
+
+class RetryKind(StrEnum):
+    """``retry_attempts.kind``: a retry of the payment, or the one message asking the buyer
+    for another payment method (after a hard decline)."""
+
+    RETRY = "retry"
+    ANOTHER_METHOD = "another_method"
+
+
+class CloseReason(StrEnum):
+    """Why a plan closed (``retry_plans.close_reason``; also the ``reason`` of the attempts
+    it cancelled or dropped)."""
+
+    PAID = "paid"
+    HELD_FOR_REVIEW = "held_for_review"
+    WINDOW_CLOSED = "window_closed"
+    EXHAUSTED = "exhausted"
+    NO_ATTEMPTS = "no_attempts"
+
+
 @dataclass
 class PlanSync:
     opened: list[str] = field(default_factory=list)
     hardened: list[str] = field(default_factory=list)
-    closed: dict[str, str] = field(default_factory=dict)
+    closed: dict[str, CloseReason] = field(default_factory=dict)
 
 
 def sync_plans(engine: Engine, now: datetime, offsets: list[timedelta]) -> PlanSync:
@@ -90,7 +132,7 @@ def _open_plan(
     live = [p for p in planned if p.dropped is None]
     plan = {
         "order_id": failure["order_id"],
-        "status": "open" if live else "closed",
+        "status": PlanStatus.OPEN if live else PlanStatus.CLOSED,
         "first_failed_at": failure["failed_at"],
         "failure_key": failure["failure_key"],
         "code": failure["code"],
@@ -100,7 +142,7 @@ def _open_plan(
         "hard_declined_at": failure["failed_at"] if kind is DeclineClass.HARD else None,
         "opened_at": now,
         "closed_at": None if live else now,
-        "close_reason": None if live else "no_attempts",
+        "close_reason": None if live else CloseReason.NO_ATTEMPTS,
     }
     with engine.begin() as conn:
         if not insert_ignoring_conflicts(conn, retry_plans, [plan]):
@@ -111,7 +153,9 @@ def _open_plan(
                 _attempt_row(
                     failure["order_id"],
                     p.number,
-                    "another_method" if kind is DeclineClass.HARD and p.number == 1 else "retry",
+                    RetryKind.ANOTHER_METHOD
+                    if kind is DeclineClass.HARD and p.number == 1
+                    else RetryKind.RETRY,
                     p.due_at,
                     p.dropped,
                     now,
@@ -123,14 +167,19 @@ def _open_plan(
 
 
 def _attempt_row(
-    order_id: str, number: int, kind: str, due: datetime, dropped: str | None, now: datetime
+    order_id: str,
+    number: int,
+    kind: RetryKind,
+    due: datetime,
+    dropped: DropReason | None,
+    now: datetime,
 ) -> dict[str, Any]:
     return {
         "order_id": order_id,
         "number": number,
         "kind": kind,
         "due_at": due,
-        "status": "dropped" if dropped else "scheduled",
+        "status": RetryStatus.DROPPED if dropped else RetryStatus.SCHEDULED,
         "reason": dropped,
         "stripe_errors": 0,
         "manual": False,
@@ -144,7 +193,7 @@ def _harden(engine: Engine, now: datetime) -> list[str]:
     query = (
         select(retry_plans.c.order_id, payment_failures)
         .join(payment_failures, payment_failures.c.order_id == retry_plans.c.order_id)
-        .where(retry_plans.c.status == "open", retry_plans.c.hard_declined_at.is_(None))
+        .where(retry_plans.c.status == PlanStatus.OPEN, retry_plans.c.hard_declined_at.is_(None))
     )
     hard: dict[str, datetime] = {}
     with engine.connect().execution_options(read_only=True) as conn:
@@ -168,7 +217,10 @@ def _harden_one(conn: Connection, order_id: str, at: datetime, now: datetime) ->
         return
     waiting = conn.execute(
         select(retry_attempts.c.id)
-        .where(retry_attempts.c.order_id == order_id, retry_attempts.c.status == "scheduled")
+        .where(
+            retry_attempts.c.order_id == order_id,
+            retry_attempts.c.status == RetryStatus.SCHEDULED,
+        )
         .order_by(retry_attempts.c.number)
     ).all()
     if not waiting:
@@ -176,23 +228,23 @@ def _harden_one(conn: Connection, order_id: str, at: datetime, now: datetime) ->
     first, rest = waiting[0].id, [row.id for row in waiting[1:]]
     conn.execute(
         update(retry_attempts)
-        .where(retry_attempts.c.id == first, retry_attempts.c.status == "scheduled")
-        .values(kind="another_method", due_at=max(at, now), updated_at=now)
+        .where(retry_attempts.c.id == first, retry_attempts.c.status == RetryStatus.SCHEDULED)
+        .values(kind=RetryKind.ANOTHER_METHOD, due_at=max(at, now), updated_at=now)
     )
     if rest:
         conn.execute(
             update(retry_attempts)
-            .where(retry_attempts.c.id.in_(rest), retry_attempts.c.status == "scheduled")
-            .values(status="dropped", reason="hard_decline", updated_at=now)
+            .where(retry_attempts.c.id.in_(rest), retry_attempts.c.status == RetryStatus.SCHEDULED)
+            .values(status=RetryStatus.DROPPED, reason=DropReason.HARD_DECLINE, updated_at=now)
         )
 
 
-def _close_finished(engine: Engine, now: datetime) -> dict[str, str]:
+def _close_finished(engine: Engine, now: datetime) -> dict[str, CloseReason]:
     query = (
         select(retry_plans.c.order_id, orders.c.paid_at, orders.c.deadline, orders.c.state)
         .join(orders, orders.c.id == retry_plans.c.order_id)
         .add_columns(orders.c.window_closed_at)
-        .where(retry_plans.c.status == "open")
+        .where(retry_plans.c.status == PlanStatus.OPEN)
     )
     with engine.connect().execution_options(read_only=True) as conn:
         rows = conn.execute(query).mappings().all()
@@ -200,11 +252,11 @@ def _close_finished(engine: Engine, now: datetime) -> dict[str, str]:
             r.order_id
             for r in conn.execute(
                 select(retry_attempts.c.order_id).where(
-                    retry_attempts.c.status.in_(("scheduled", "running"))
+                    retry_attempts.c.status.in_((RetryStatus.SCHEDULED, RetryStatus.RUNNING))
                 )
             )
         }
-    closed = {}
+    closed: dict[str, CloseReason] = {}
     for row in rows:
         reason = _close_reason(row, pending, now)
         if reason is not None:
@@ -214,30 +266,33 @@ def _close_finished(engine: Engine, now: datetime) -> dict[str, str]:
     return closed
 
 
-def _close_reason(row: Any, pending: set[str], now: datetime) -> str | None:
+def _close_reason(row: Any, pending: set[str], now: datetime) -> CloseReason | None:
     if row["paid_at"] is not None:
-        return "paid"
-    if row["state"] == "payment_mismatch":
-        return "held_for_review"
+        return CloseReason.PAID
+    if row["state"] == OrderState.PAYMENT_MISMATCH:
+        return CloseReason.HELD_FOR_REVIEW
     if row["window_closed_at"] is not None or row["deadline"] <= now:
-        return "window_closed"
+        return CloseReason.WINDOW_CLOSED
     if row["order_id"] not in pending:
-        return "exhausted"
+        return CloseReason.EXHAUSTED
     return None
 
 
-def close_plan(conn: Connection, order_id: str, reason: str, now: datetime) -> None:
+def close_plan(conn: Connection, order_id: str, reason: CloseReason, now: datetime) -> None:
     """Close the plan; attempts still waiting are cancelled (paid) or dropped (otherwise)."""
     conn.execute(
         update(retry_plans)
-        .where(retry_plans.c.order_id == order_id, retry_plans.c.status == "open")
-        .values(status="closed", closed_at=now, close_reason=reason)
+        .where(retry_plans.c.order_id == order_id, retry_plans.c.status == PlanStatus.OPEN)
+        .values(status=PlanStatus.CLOSED, closed_at=now, close_reason=reason)
     )
     conn.execute(
         update(retry_attempts)
-        .where(retry_attempts.c.order_id == order_id, retry_attempts.c.status == "scheduled")
+        .where(
+            retry_attempts.c.order_id == order_id,
+            retry_attempts.c.status == RetryStatus.SCHEDULED,
+        )
         .values(
-            status="cancelled" if reason == "paid" else "dropped",
+            status=RetryStatus.CANCELLED if reason == CloseReason.PAID else RetryStatus.DROPPED,
             reason=reason,
             updated_at=now,
         )
@@ -258,8 +313,8 @@ def due_attempts(engine: Engine, now: datetime, limit: int) -> list[tuple[int, s
 
 def _claimable(now: datetime) -> Any:
     return or_(
-        retry_attempts.c.status == "scheduled",
-        and_(retry_attempts.c.status == "running", retry_attempts.c.lease_until < now),
+        retry_attempts.c.status == RetryStatus.SCHEDULED,
+        and_(retry_attempts.c.status == RetryStatus.RUNNING, retry_attempts.c.lease_until < now),
     )
 
 
@@ -271,7 +326,12 @@ def claim(
         won = conn.execute(
             update(retry_attempts)
             .where(retry_attempts.c.id == attempt_id, _claimable(now))
-            .values(status="running", claimed_by=worker, lease_until=now + lease, updated_at=now)
+            .values(
+                status=RetryStatus.RUNNING,
+                claimed_by=worker,
+                lease_until=now + lease,
+                updated_at=now,
+            )
         )
         if won.rowcount != 1:
             return None
@@ -299,7 +359,7 @@ def claim_next_for(
         ).first()
     if plan is None:
         raise Conflict(f"order {order_id} has no failed payment: nothing to retry")
-    if plan["status"] != "open" or waiting is None:
+    if plan["status"] != PlanStatus.OPEN or waiting is None:
         reason = plan["close_reason"] or "no attempt left"
         raise Conflict(f"order {order_id} has no retry left (plan {plan['status']}: {reason})")
     claimed = claim(engine, waiting.id, worker, now, lease)
@@ -317,7 +377,7 @@ def claim_next_for(
 def release(engine: Engine, attempt_id: int, now: datetime, error: str | None = None) -> None:
     """Give a claimed attempt back unconsumed (Stripe failed, or the order is processing)."""
     values: dict[str, Any] = {
-        "status": "scheduled",
+        "status": RetryStatus.SCHEDULED,
         "claimed_by": None,
         "lease_until": None,
         "updated_at": now,

@@ -16,6 +16,7 @@ __all__ = [
     "DECLINE_TABLE",
     "MAX_ATTEMPTS",
     "DeclineClass",
+    "DropReason",
     "PlannedAttempt",
     "classify",
     "parse_offsets",
@@ -98,11 +99,18 @@ def classify(code: str | None, decline_code: str | None, advice_code: str | None
     return DeclineClass.BUYER
 
 
+class DropReason(StrEnum):
+    """Why a planned attempt will never run (its ``reason`` when stored as ``dropped``)."""
+
+    AFTER_DEADLINE = "after_deadline"
+    HARD_DECLINE = "hard_decline"
+
+
 @dataclass(frozen=True)
 class PlannedAttempt:
     number: int
     due_at: datetime
-    dropped: str | None  # why it will never run, or None
+    dropped: DropReason | None  # why it will never run, or None
 
 
 def plan_attempts(
@@ -120,13 +128,13 @@ def plan_attempts(
     planned = []
     for number, offset in enumerate(sorted(offsets)[:MAX_ATTEMPTS], start=1):
         due = failed_at + offset
-        dropped = None
+        dropped: DropReason | None = None
         if decline_class is DeclineClass.HARD and number > 1:
-            dropped = "hard_decline"
+            dropped = DropReason.HARD_DECLINE
         elif decline_class is DeclineClass.HARD:
             due = failed_at
         if dropped is None and due >= deadline:
-            dropped = "after_deadline"
+            dropped = DropReason.AFTER_DEADLINE
         planned.append(PlannedAttempt(number, due, dropped))
     return planned
 

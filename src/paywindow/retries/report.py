@@ -21,6 +21,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, func, select
 
+from paywindow.payments.facts import AttemptChannel, AttemptStatus
+from paywindow.retries.plans import RetryStatus
 from paywindow.store.tables import attempts, orders, payment_failures, retry_attempts
 
 __all__ = ["RecoveryReport", "RecoveryRow", "recovery_report", "write_recovery_report"]
@@ -116,7 +118,7 @@ def recovery_report(
             sum(1 for _, _n, ch in executed if ch == channel),
             sum(1 for _n, ch in won.values() if ch == channel),
         )
-        for channel in ("off_session", "link")
+        for channel in (AttemptChannel.OFF_SESSION.value, AttemptChannel.LINK.value)
     ]
     return report
 
@@ -167,7 +169,7 @@ def _credited_retries(engine: Engine, order_ids: list[str]) -> dict[str, tuple[i
             (attempts.c.order_id == retry_attempts.c.order_id)
             & (attempts.c.attempt == retry_attempts.c.order_attempt),
         )
-        .where(attempts.c.status == "paid", retry_attempts.c.status == "done")
+        .where(attempts.c.status == AttemptStatus.PAID, retry_attempts.c.status == RetryStatus.DONE)
     )
     return {
         row.order_id: (row.number, row.channel)
@@ -178,7 +180,7 @@ def _credited_retries(engine: Engine, order_ids: list[str]) -> dict[str, tuple[i
 
 def _executed_retries(engine: Engine, order_ids: list[str]) -> list[tuple[str, int, str]]:
     query = select(retry_attempts.c.order_id, retry_attempts.c.number, retry_attempts.c.channel)
-    query = query.where(retry_attempts.c.status == "done")
+    query = query.where(retry_attempts.c.status == RetryStatus.DONE)
     return [
         (row.order_id, row.number, row.channel)
         for chunk in _chunks(order_ids)
