@@ -20,6 +20,7 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, or_, select, update
@@ -31,6 +32,8 @@ from paywindow.store.tables import orders, receipt_versions, receipts
 
 __all__ = [
     "CHARGE_GRACE",
+    "ReceiptKind",
+    "ReceiptStatus",
     "Status",
     "claim",
     "complete",
@@ -45,10 +48,23 @@ __all__ = [
 CHARGE_GRACE = timedelta(minutes=5)
 
 
-class Status:
+class ReceiptStatus(StrEnum):
+    """A receipt row's rendering job (``receipts.status``)."""
+
     PENDING = "pending"  # to be rendered (first version or a re-render)
     STORED = "stored"  # the current target version is in the object store
     FAILED = "failed"  # parked after max attempts of a non-transient error; admin re-render
+
+
+class ReceiptKind(StrEnum):
+    """Which document a receipt row is (``receipts.kind``)."""
+
+    RECEIPT = "receipt"
+    CREDIT_NOTE = "credit_note"
+
+
+#: The older name of :class:`ReceiptStatus`.
+Status = ReceiptStatus
 
 
 @dataclass(frozen=True)
@@ -75,11 +91,11 @@ def issue_due(
 ) -> list[int]:
     """Create numbered pending rows for orders that need a receipt or credit note."""
     receipted = exists().where(
-        and_(receipts.c.order_id == orders.c.id, receipts.c.kind == "receipt")
+        and_(receipts.c.order_id == orders.c.id, receipts.c.kind == ReceiptKind.RECEIPT)
     )
     credited = (
         select(func.coalesce(func.max(receipts.c.refunded_to), 0))
-        .where(receipts.c.order_id == orders.c.id, receipts.c.kind == "credit_note")
+        .where(receipts.c.order_id == orders.c.id, receipts.c.kind == ReceiptKind.CREDIT_NOTE)
         .scalar_subquery()
     )
     query = (
@@ -104,25 +120,27 @@ def _issue_for(conn: Connection, order: Any, now: datetime) -> list[int]:
     # Read afresh: on PostgreSQL this statement sees rows a racing renderer just committed.
     existing = list(conn.execute(select(receipts).where(receipts.c.order_id == order["id"])))
     ids = []
-    original = next((r for r in existing if r.kind == "receipt"), None)
+    original = next((r for r in existing if r.kind == ReceiptKind.RECEIPT), None)
     if original is None:
         amount = order["amount_charged"] or order["amount_total"]
-        new_id, original_number = _insert(conn, order, "receipt", 0, amount, None, now)
+        new_id, original_number = _insert(conn, order, ReceiptKind.RECEIPT, 0, amount, None, now)
         ids.append(new_id)
     else:
         original_number = original.number
-    credited = max((r.refunded_to for r in existing if r.kind == "credit_note"), default=0)
+    notes = [r for r in existing if r.kind == ReceiptKind.CREDIT_NOTE]
+    credited = max((r.refunded_to for r in notes), default=0)
     refunded = int(order["amount_refunded"] or 0)
     if refunded > credited:
         amount = refunded - credited
-        ids.append(_insert(conn, order, "credit_note", refunded, amount, original_number, now)[0])
+        note = _insert(conn, order, ReceiptKind.CREDIT_NOTE, refunded, amount, original_number, now)
+        ids.append(note[0])
     return ids
 
 
 def _insert(
     conn: Connection,
     order: Any,
-    kind: str,
+    kind: ReceiptKind,
     refunded_to: int,
     amount: int,
     original_number: str | None,
@@ -142,7 +160,7 @@ def _insert(
         "currency": order["currency"],
         "amount": amount,
         "issued_at": now,
-        "status": Status.PENDING,
+        "status": ReceiptStatus.PENDING,
         "version": 0,
         "target_version": 1,
         "attempts": 0,
@@ -161,7 +179,7 @@ def claim(
     """Lease up to ``limit`` due pending jobs to ``owner``."""
     query = (
         select(receipts)
-        .where(receipts.c.status == Status.PENDING, receipts.c.next_attempt_at <= now)
+        .where(receipts.c.status == ReceiptStatus.PENDING, receipts.c.next_attempt_at <= now)
         .where(or_(receipts.c.lease_until.is_(None), receipts.c.lease_until < now))
         .order_by(receipts.c.next_attempt_at, receipts.c.id)
         .limit(limit)
@@ -214,11 +232,11 @@ def complete(
         .where(
             receipts.c.id == job.id,
             receipts.c.lease_owner == owner,
-            receipts.c.status == Status.PENDING,
+            receipts.c.status == ReceiptStatus.PENDING,
             receipts.c.target_version == job.target_version,
         )
         .values(
-            status=Status.STORED,
+            status=ReceiptStatus.STORED,
             version=job.target_version,
             version_id=version_id,
             etag=etag,
@@ -284,7 +302,7 @@ def fail(
         update(receipts)
         .where(receipts.c.id == job.id, receipts.c.lease_owner == owner)
         .values(
-            status=Status.FAILED if parked else Status.PENDING,
+            status=ReceiptStatus.FAILED if parked else ReceiptStatus.PENDING,
             next_attempt_at=now + backoff(attempts, base=1.0, cap=60.0 if transient else 3600.0),
             lease_owner=None,
             lease_until=None,
@@ -300,7 +318,8 @@ def request_rerender(
 ) -> dict[str, Any] | None:
     """Ask for a new version of the order's receipt (or of document ``number``)."""
     query = select(receipts).where(receipts.c.order_id == order_id)
-    query = query.where(receipts.c.number == number if number else receipts.c.kind == "receipt")
+    which = receipts.c.number == number if number else receipts.c.kind == ReceiptKind.RECEIPT
+    query = query.where(which)
     row = conn.execute(query).mappings().first()
     if row is None:
         return None
@@ -309,7 +328,7 @@ def request_rerender(
         update(receipts)
         .where(receipts.c.id == row["id"])
         .values(
-            status=Status.PENDING,
+            status=ReceiptStatus.PENDING,
             target_version=target,
             attempts=0,
             next_attempt_at=now,
