@@ -1,7 +1,9 @@
-"""Shared fixtures: a clean environment, and a migrated database on SQLite and PostgreSQL."""
+"""Shared fixtures: a clean environment, a migrated database on SQLite and PostgreSQL, moto's
+S3/KMS (one server per session, a bucket per test) and the world (built in tests.world)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from paywindow.store import make_engine, upgrade
 from paywindow.store.tables import metadata
 
 if TYPE_CHECKING:
+    from paywindow.sandbox.s3 import S3Handle
     from tests.world import World
 
 # Prefect's test server must not try to phone home from a machine without internet.
@@ -99,6 +102,29 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3/KMS server on a loopback port, started once, when a test first asks for it."""
+    from moto.server import ThreadedMotoServer
+
+    from paywindow.sandbox import free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint: str) -> S3Handle:
+    """A fresh Object-Lock bucket and KMS key on the session's moto server."""
+    from paywindow.sandbox.s3 import prepare_bucket
+
+    return prepare_bucket(s3_endpoint)
+
+
 @pytest.fixture
 def world(engine: Engine) -> Iterator[World]:
     """The whole world (sandbox, store, serve app) on a frozen clock."""
@@ -106,3 +132,24 @@ def world(engine: Engine) -> Iterator[World]:
 
     with build_world(engine) as built:
         yield built
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """One real Prefect server for the session's flow tests; its URL.
+
+    A server that does not start fails the test that needs it (never a skip: CI must not
+    pass with the flows untested).
+    """
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    harness = prefect_test_harness(server_startup_timeout=60)
+    try:
+        harness.__enter__()
+    except Exception as exc:
+        pytest.fail(f"Prefect's test server did not start: {type(exc).__name__}: {exc}")
+    try:
+        yield str(PREFECT_API_URL.value())
+    finally:
+        harness.__exit__(None, None, None)

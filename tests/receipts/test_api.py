@@ -20,7 +20,7 @@ from paywindow.clock import ManualClock
 from paywindow.receipts.service import ReceiptService, Submit
 from paywindow.receipts.signing import CloudFrontUrlSigner
 from paywindow.web.receipts import router
-from tests.receipts.world import paid_order, unpaid_order
+from tests.world import pay_order, place_order
 
 
 class _Api:
@@ -60,7 +60,7 @@ def test_cloudfront_signed_url_verifies_with_the_public_key_and_expires_in_24h(
         serialization.NoEncryption(),
     )
     service.signer = CloudFrontUrlSigner("d111.cloudfront.net", "K2JCJMDEHXQW5F", pem)
-    paid_order(engine, "ord_a1")
+    pay_order(engine, "ord_a1")
     service.run_once(clock, submit)
     answer = _client(service, clock).get("/v1/orders/ord_a1/receipt")
     assert answer.status_code == 200
@@ -99,7 +99,7 @@ def test_cloudfront_signed_url_verifies_with_the_public_key_and_expires_in_24h(
 def test_s3_presigned_fallback_downloads_the_stored_version(
     engine: Engine, service: ReceiptService, clock: ManualClock, submit: Submit
 ) -> None:
-    paid_order(engine, "ord_a2")
+    pay_order(engine, "ord_a2")
     api = _client(service, clock)
     pending = api.get("/v1/orders/ord_a2/receipt")
     assert (pending.status_code, pending.json()["status"]) == (202, "pending")
@@ -119,7 +119,7 @@ def test_s3_presigned_fallback_downloads_the_stored_version(
 def test_errors_use_the_api_shape(
     engine: Engine, service: ReceiptService, clock: ManualClock
 ) -> None:
-    unpaid_order(engine, "ord_a3")
+    place_order(engine, "ord_a3")
     api = _client(service, clock)
     missing = api.get("/v1/orders/ord_nope/receipt")
     assert missing.status_code == 404

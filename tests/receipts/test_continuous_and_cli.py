@@ -10,14 +10,13 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from paywindow.cli.receipts import receipts_app
+from paywindow.cli.app import app
 from paywindow.clock import ManualClock
 from paywindow.receipts.pool import RenderPool
 from paywindow.receipts.repository import receipts_for_order
 from paywindow.receipts.service import ReceiptConfig
 from paywindow.sandbox.s3 import TEST_CREDENTIALS, S3Handle
-from tests.receipts.conftest import REPORTS, make_service
-from tests.receipts.world import paid_order
+from tests.world import REPORTS, pay_order, receipt_service
 
 
 def _stored(engine: Engine, order_id: str) -> bool:
@@ -29,7 +28,7 @@ def _stored(engine: Engine, order_id: str) -> bool:
 def test_continuous_renderer_picks_up_a_payment_within_a_second(
     engine: Engine, s3: S3Handle, clock: ManualClock
 ) -> None:
-    service = make_service(engine, s3, poll_interval=0.05)
+    service = receipt_service(engine, s3, poll_interval=0.05)
     assert isinstance(service.config, ReceiptConfig)
     stop = threading.Event()
     with RenderPool(REPORTS, workers=2) as pool:
@@ -42,7 +41,7 @@ def test_continuous_renderer_picks_up_a_payment_within_a_second(
         runner.start()
         try:
             time.sleep(0.3)
-            paid_order(engine, "ord_c1")
+            pay_order(engine, "ord_c1")
             paid_at = time.monotonic()
             while not _stored(engine, "ord_c1") and time.monotonic() - paid_at < 10:
                 time.sleep(0.02)
@@ -67,16 +66,16 @@ def env(monkeypatch: pytest.MonkeyPatch, db_url: str, s3: S3Handle, tmp_path: Pa
 
 
 def test_cli_render_list_url_and_rerender(env: None, engine: Engine) -> None:
-    paid_order(engine, "ord_cli")
+    pay_order(engine, "ord_cli")
     cli = CliRunner()
-    rendered = cli.invoke(receipts_app, ["render"])
+    rendered = cli.invoke(app, ["receipts", "render"])
     assert rendered.exit_code == 0, rendered.output
     assert "stored 1" in rendered.output
-    listed = cli.invoke(receipts_app, ["list", "--json"])
+    listed = cli.invoke(app, ["receipts", "list", "--json"])
     assert '"number": "R-2026-000001"' in listed.output
-    link = cli.invoke(receipts_app, ["url", "ord_cli"])
+    link = cli.invoke(app, ["receipts", "url", "ord_cli"])
     assert "X-Amz-Signature" in link.output
-    again = cli.invoke(receipts_app, ["rerender", "ord_cli", "--reason", "typo in seller name"])
+    again = cli.invoke(app, ["receipts", "rerender", "ord_cli", "--reason", "typo in seller name"])
     assert again.exit_code == 0, again.output
     assert "version 2 requested; stored 1" in again.output
     with engine.connect() as conn:

@@ -17,8 +17,7 @@ from paywindow.receipts.storage import ObjectStore
 from paywindow.sandbox import free_port
 from paywindow.sandbox.s3 import S3Handle
 from paywindow.store.tables import outbox, receipt_versions, receipts
-from tests.receipts.conftest import make_service
-from tests.receipts.world import paid_order, pdf_text, unpaid_order
+from tests.world import pay_order, pdf_text, place_order, receipt_service
 
 
 def _rows(engine: Engine, order_id: str) -> list[dict]:  # type: ignore[type-arg]
@@ -29,7 +28,7 @@ def _rows(engine: Engine, order_id: str) -> list[dict]:  # type: ignore[type-arg
 def test_stored_object_is_locked_in_compliance_mode_and_kms_encrypted(
     engine: Engine, service: ReceiptService, s3: S3Handle, clock: ManualClock, submit: Submit
 ) -> None:
-    paid_order(engine, "ord_s1")
+    pay_order(engine, "ord_s1")
     service.run_once(clock, submit)
     (row,) = _rows(engine, "ord_s1")
     client = s3.client()
@@ -55,7 +54,7 @@ def test_rerun_after_a_crash_adopts_the_stored_object(
     submit: Submit,
 ) -> None:
     """The PDF reached S3 but the renderer died before recording it: no second receipt."""
-    paid_order(engine, "ord_s2")
+    pay_order(engine, "ord_s2")
     service.issue(clock.now())
     (job,) = service.claim(clock.now(), 5)
     service.store.put_first(
@@ -75,8 +74,8 @@ def test_two_renderers_racing_produce_one_receipt(
     engine: Engine, s3: S3Handle, clock: ManualClock, renderer: Renderer, submit: Submit
 ) -> None:
     for n in range(6):
-        paid_order(engine, f"ord_race_{n}")
-    services = [make_service(engine, s3) for _ in range(3)]
+        pay_order(engine, f"ord_race_{n}")
+    services = [receipt_service(engine, s3) for _ in range(3)]
     barrier = threading.Barrier(len(services))
     errors: list[BaseException] = []
 
@@ -110,8 +109,8 @@ def test_two_renderers_racing_produce_one_receipt(
 def test_s3_down_keeps_the_receipt_pending_then_stores_it_once(
     engine: Engine, s3: S3Handle, clock: ManualClock, submit: Submit
 ) -> None:
-    paid_order(engine, "ord_f1")
-    down = make_service(engine, s3)
+    pay_order(engine, "ord_f1")
+    down = receipt_service(engine, s3)
     dead = S3Handle(f"http://127.0.0.1:{free_port()}", s3.region, s3.bucket, s3.kms_key_id)
     down.store = ObjectStore(
         dead.client(max_attempts=1, timeout=1.0),
@@ -127,7 +126,7 @@ def test_s3_down_keeps_the_receipt_pending_then_stores_it_once(
     assert "Traceback" in row["last_traceback"]
     assert down.links("ord_f1", clock.now())[0] == "pending"
     clock.advance(timedelta(seconds=2))  # past the backoff; S3 is back
-    assert make_service(engine, s3).run_once(clock, submit).stored == 1
+    assert receipt_service(engine, s3).run_once(clock, submit).stored == 1
     (row,) = _rows(engine, "ord_f1")
     assert (row["status"], row["number"], row["attempts"]) == ("stored", "R-2026-000001", 2)
 
@@ -135,8 +134,8 @@ def test_s3_down_keeps_the_receipt_pending_then_stores_it_once(
 def test_template_error_is_kept_on_the_job_and_others_continue(
     engine: Engine, service: ReceiptService, clock: ManualClock, submit: Submit
 ) -> None:
-    paid_order(engine, "ord_f2")
-    paid_order(engine, "ord_f3")
+    pay_order(engine, "ord_f2")
+    pay_order(engine, "ord_f3")
     original = service.document
 
     def broken(job):  # type: ignore[no-untyped-def]
@@ -157,7 +156,7 @@ def test_template_error_is_kept_on_the_job_and_others_continue(
 def test_never_a_receipt_for_an_unpaid_order(
     engine: Engine, service: ReceiptService, clock: ManualClock, submit: Submit
 ) -> None:
-    unpaid_order(engine, "ord_u1")
+    place_order(engine, "ord_u1")
     clock.advance(timedelta(hours=1))
     assert service.run_once(clock, submit).issued == 0
     assert _rows(engine, "ord_u1") == []
@@ -167,7 +166,7 @@ def test_never_a_receipt_for_an_unpaid_order(
 def test_admin_rerender_stores_a_new_version_and_keeps_the_original(
     engine: Engine, service: ReceiptService, s3: S3Handle, clock: ManualClock, submit: Submit
 ) -> None:
-    paid_order(engine, "ord_v1")
+    pay_order(engine, "ord_v1")
     service.run_once(clock, submit)
     (first,) = _rows(engine, "ord_v1")
     with engine.begin() as conn:

@@ -1,4 +1,5 @@
-"""Seeded worlds, built once per module and backend: the sandbox, a store, a synced ledger."""
+"""Seeded reconciliation worlds (tests.world), built once per module and backend and
+reconciled once."""
 
 from __future__ import annotations
 
@@ -9,16 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from paywindow.reconcile.matching import Slas
-from paywindow.reconcile.run import ReconcileResult, day_range, reconcile
-from paywindow.sandbox import running_sandbox
+from paywindow.reconcile.run import ReconcileResult
 from paywindow.store import make_engine, upgrade
 from tests.conftest import _truncate
-from tests.reconcile.world import START, World, build_world
+from tests.world import START, World, build_world, reconcile_world, seed_reconciliation
+from tests.world.ledger import ROOT, SQL_DIR, TEMPLATES
 
-ROOT = Path(__file__).resolve().parents[2]
-SQL_DIR = ROOT / "sql" / "reconcile"
-TEMPLATES = ROOT / "reports" / "reconcile"
+__all__ = ["ROOT", "SQL_DIR", "TEMPLATES", "Reconciled", "run"]
 
 
 @dataclass
@@ -31,16 +29,7 @@ class Reconciled:
 
 
 def run(world: World, **overrides: object) -> ReconcileResult:
-    now = world.now()
-    period_from, period_to = day_range(START.date(), now.date())
-    options: dict[str, object] = {
-        "period_from": period_from,
-        "period_to": period_to,
-        "as_of": now,
-        "now": now,
-        "slas": Slas(),
-    } | overrides
-    return reconcile(world.engine, world.data_dir, SQL_DIR, **options)  # type: ignore[arg-type]
+    return reconcile_world(world, **overrides)
 
 
 def _engine(backend: str, request: pytest.FixtureRequest, tmp: Path) -> Engine:
@@ -58,8 +47,8 @@ def _world(
 ) -> Iterator[Reconciled]:
     tmp = factory.mktemp("world")
     engine = _engine(backend, request, tmp)
-    with running_sandbox(start=START, frozen=True) as sandbox:
-        world = build_world(sandbox, engine, tmp, inject=inject)
+    with build_world(engine, start=START, serve=False, data_dir=tmp) as world:
+        seed_reconciliation(world, inject=inject)
         yield Reconciled(world, run(world))
     engine.dispose()
 

@@ -27,8 +27,15 @@ from sqlalchemy import Engine
 from paywindow.receipts.pool import inline
 from paywindow.receipts.render import Renderer
 from paywindow.sandbox.s3 import running_s3
-from tests.receipts.conftest import REPORTS, make_service
-from tests.world import SUPPORT_TOKEN, TOKEN, World, build_world, order_body
+from tests.world import (
+    REPORTS,
+    SUPPORT_TOKEN,
+    TOKEN,
+    World,
+    build_world,
+    order_body,
+    receipt_service,
+)
 
 ROUTES = {
     ("POST", "/v1/orders"),
@@ -51,7 +58,7 @@ SEEDED = ("ord_open", "ord_failed", "ord_paid", "ord_pending")
 def served(engine: Engine) -> Iterator[World]:
     """A world with receipts, and one order in each interesting state."""
     with running_s3() as s3, build_world(engine) as world:
-        receipts = make_service(engine, s3)
+        receipts = receipt_service(engine, s3)
         world.service.receipts = receipts
         for order_id in SEEDED:
             assert world.create(order_id).status_code == 201

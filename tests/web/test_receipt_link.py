@@ -13,14 +13,13 @@ from paywindow.receipts.pool import inline
 from paywindow.receipts.render import Renderer
 from paywindow.receipts.service import ReceiptService
 from paywindow.sandbox.s3 import running_s3
-from tests.receipts.conftest import REPORTS, make_service
-from tests.world import World, build_world
+from tests.world import REPORTS, World, build_world, receipt_service
 
 
 @pytest.fixture
 def world_with_receipts(engine: Engine) -> Iterator[tuple[World, ReceiptService]]:
     with running_s3() as s3, build_world(engine) as world:
-        service = make_service(engine, s3)
+        service = receipt_service(engine, s3)
         world.service.receipts = service
         yield world, service
 
