@@ -1,6 +1,9 @@
-"""Worked example: the demo's marketplace day, end to end — sandbox buyers, signed webhooks
-(duplicated and reordered), recorder, processor, retries, the window timer, late-payment
-refunds, receipts in S3, and the reconciliation report — ends clean and explained."""
+"""Smoke test of ``paywindow demo``: the marketplace day, end to end — sandbox buyers, signed
+webhooks (duplicated and reordered), recorder, processor, retries, the window timer,
+late-payment refunds, receipts in S3, and the reconciliation report — ends clean and explained.
+
+One call runs the whole day, so it is checked at the end; tests/scenarios/ tells stories step
+by step."""
 
 from __future__ import annotations
 
@@ -38,7 +41,8 @@ def test_a_marketplace_day(tmp_path: Path) -> None:
     assert result.states.get("late_payment_refunded", 0) >= 1
     assert result.lateness and max(result.lateness) <= 1.0
     assert result.findings == {}  # a clean day reconciles with zero findings
-    assert result.recovered <= result.failed_orders
+    # retries recover some failed payments, and hard declines stay unrecovered
+    assert 0 < result.recovered < result.failed_orders, (result.recovered, result.failed_orders)
     assert result.report is not None and result.report.exists()
     assert {p.suffix for p in (tmp_path / "out").iterdir()} == {".html", ".pdf", ".csv"}
     engine = make_engine(f"sqlite:///{tmp_path / 'demo' / 'paywindow.db'}")
