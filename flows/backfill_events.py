@@ -12,7 +12,9 @@ from typing import Any
 from prefect import flow
 from tasks.events import pull_stripe_events
 
+from paywindow.settings import Settings
+
 
 @flow(name="backfill_events", log_prints=True)
-def backfill_events(since: datetime) -> dict[str, Any]:
-    return pull_stripe_events(since)
+def backfill_events(since: datetime, settings: Settings | None = None) -> dict[str, Any]:
+    return pull_stripe_events(since, settings)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from prefect import flow
 from tasks.health import emit_health_signals
 
+from paywindow.settings import Settings
+
 
 @flow(name="check-health", log_prints=True)
-def check_health() -> list[str]:
-    return emit_health_signals()
+def check_health(settings: Settings | None = None) -> list[str]:
+    return emit_health_signals(settings)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ from typing import Any
 from prefect import flow
 from tasks.windows import enforce_payment_windows
 
+from paywindow.settings import Settings
+
 
 @flow(name="expire_windows", log_prints=True)
-def expire_windows(horizon: float = 75.0) -> dict[str, Any]:
-    return enforce_payment_windows(horizon)
+def expire_windows(horizon: float = 75.0, settings: Settings | None = None) -> dict[str, Any]:
+    return enforce_payment_windows(horizon, settings)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ from __future__ import annotations
 from prefect import flow
 from tasks.events import apply_due_events
 
+from paywindow.settings import Settings
+
 
 @flow(name="process_events", log_prints=True)
-def process_events(limit: int = 10_000) -> dict[str, int]:
-    return apply_due_events(limit)
+def process_events(limit: int = 10_000, settings: Settings | None = None) -> dict[str, int]:
+    return apply_due_events(limit, settings)
 
 
 if __name__ == "__main__":

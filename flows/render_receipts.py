@@ -10,10 +10,14 @@ from __future__ import annotations
 from prefect import flow
 from tasks.receipts import render_continuously
 
+from paywindow.settings import Settings
+
 
 @flow(name="render_receipts", log_prints=True)
-def render_receipts(max_runtime: float = 3300.0, workers: int = 0) -> dict[str, int]:
-    return render_continuously(max_runtime, workers)
+def render_receipts(
+    max_runtime: float = 3300.0, workers: int = 0, settings: Settings | None = None
+) -> dict[str, int]:
+    return render_continuously(max_runtime, workers, settings)
 
 
 if __name__ == "__main__":

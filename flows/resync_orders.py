@@ -8,7 +8,11 @@ from typing import Any
 from prefect import flow
 from tasks.events import reread_orders
 
+from paywindow.settings import Settings
+
 
 @flow(name="resync_orders", log_prints=True)
-def resync_orders(start: datetime, end: datetime) -> dict[str, Any]:
-    return reread_orders(start, end)
+def resync_orders(
+    start: datetime, end: datetime, settings: Settings | None = None
+) -> dict[str, Any]:
+    return reread_orders(start, end, settings)

@@ -12,10 +12,12 @@ from typing import Any
 from prefect import flow
 from tasks.retries import run_due_retries
 
+from paywindow.settings import Settings
+
 
 @flow(name="schedule_retries", log_prints=True)
-def schedule_retries() -> dict[str, Any]:
-    return run_due_retries()
+def schedule_retries(settings: Settings | None = None) -> dict[str, Any]:
+    return run_due_retries(settings)
 
 
 if __name__ == "__main__":

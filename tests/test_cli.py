@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from typer.testing import CliRunner
 
 from paywindow.cli.app import app
+from paywindow.store.tables import orders
 from tests import factories as f
 from tests.payments.helpers import apply
 
@@ -80,3 +81,42 @@ def test_events_process_and_replay(
     replayed = runner.invoke(app, ["events", "replay", "--id", evt["id"]])
     assert "replayed 1 event(s)" in replayed.output
     assert "applied" in replayed.output
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """``paywindow --help`` (and a group's help) must not import the database driver, Stripe,
+    boto3, DuckDB, Arrow, WeasyPrint or Prefect: sub-apps load only when their command runs."""
+    import subprocess
+    import sys
+
+    heavy = ["duckdb", "pyarrow", "boto3", "cryptography", "prefect", "stripe", "sqlalchemy"]
+    heavy += ["weasyprint", "fastapi", "uvicorn", "moto"]
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from paywindow.cli.app import app\n"
+        "for args in (['--help'], ['receipts', '--help'], ['ledger', '--help']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_alerts_check_names_what_holds(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYWINDOW_DATABASE_URL", engine.url.render_as_string(False))
+    clean = runner.invoke(app, ["alerts", "check"])
+    assert clean.exit_code == 0, clean.output
+    assert "no alert condition holds" in clean.output
+    f.open_order(engine, "ord_held")
+    with engine.begin() as conn:
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == "ord_held")
+            .values(state="payment_mismatch", held_reason="amount 1 usd, not 1500 usd")
+        )
+    held = runner.invoke(app, ["alerts", "check", "--json"])
+    assert held.exit_code == 1
+    assert "paywindow.payments.held_for_review" in held.output
+    assert "ord_held" in held.output

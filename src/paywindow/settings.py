@@ -6,6 +6,7 @@ domain code never reads the environment.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -15,9 +16,32 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from paywindow.errors import ConfigError
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["MAX_RETRIES", "Settings", "load_settings", "parse_offsets"]
 
 _SQLITE_DEFAULT = "sqlite:///./var/paywindow.db"
+
+
+#: At most this many retries of a failed payment (the retry policy's limit).
+MAX_RETRIES = 3
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_offsets(text: str) -> list[timedelta]:
+    """``"1h,6h,18h"`` (or seconds: ``"3600,21600"``) as a list of positive durations."""
+    offsets = []
+    for part in text.split(","):
+        match = _DURATION.match(part)
+        if not match:
+            raise ValueError(f"not a duration: {part!r} (use e.g. 1h, 90m, 3600)")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        if seconds <= 0:
+            raise ValueError("retry offsets must be positive")
+        offsets.append(timedelta(seconds=seconds))
+    if not offsets or len(offsets) > MAX_RETRIES:
+        raise ValueError(f"give 1 to {MAX_RETRIES} retry offsets")
+    return offsets
 
 
 class Settings(BaseSettings):
@@ -165,8 +189,6 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_retry_offsets(cls, value: object) -> object:
         if isinstance(value, str):
-            from paywindow.retries.policy import parse_offsets
-
             return parse_offsets(value)
         return value
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import Engine, update
+from tasks.automations import build_automations, install, installed
 
 from paywindow.clock import ManualClock
 from paywindow.health import (
@@ -18,11 +19,8 @@ from paywindow.health import (
     EVENTS_FAILING,
     RECEIPTS_PENDING,
     SERVER_ERRORS,
-    build_automations,
     findings_signal,
     health_signals,
-    install,
-    installed,
 )
 from paywindow.store.tables import event_log, orders
 from paywindow.web.server_errors import ServerErrorLog
@@ -95,20 +93,14 @@ def test_findings_signal_only_for_open_findings() -> None:
     assert signal is not None and signal.payload["run_id"] == 7
 
 
-@pytest.fixture(scope="module")
-def prefect_client() -> Iterator[Any]:
-    try:
-        from prefect.testing.utilities import prefect_test_harness
-
-        harness = prefect_test_harness(server_startup_timeout=60)
-        harness.__enter__()
-    except TypeError as exc:
-        pytest.skip(f"Prefect's test server does not start here: {exc}")
+@pytest.fixture
+def prefect_client(prefect_server: str) -> Iterator[Any]:
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
+        for automation in client.read_automations():  # the server is shared by the session
+            client.delete_automation(automation.id)
         yield client
-    harness.__exit__(None, None, None)
 
 
 @pytest.mark.slow
@@ -127,9 +119,9 @@ def test_install_creates_the_automations_once(prefect_client: Any) -> None:
 def test_dry_run_prints_the_automations_without_a_server() -> None:
     from typer.testing import CliRunner
 
-    from paywindow.cli.alerts import alerts_app
+    from paywindow.cli.app import app
 
-    result = CliRunner().invoke(alerts_app, ["install", "--dry-run"])
+    result = CliRunner().invoke(app, ["alerts", "install", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "paywindow.receipts.pending_too_long" in result.output
 
@@ -138,11 +130,11 @@ def test_dry_run_prints_the_automations_without_a_server() -> None:
 def test_the_cli_installs_and_lists(prefect_client: Any) -> None:
     from typer.testing import CliRunner
 
-    from paywindow.cli.alerts import alerts_app
+    from paywindow.cli.app import app
 
     runner = CliRunner()
-    assert runner.invoke(alerts_app, ["install"]).exit_code == 0
-    listed = runner.invoke(alerts_app, ["list", "--json"])
+    assert runner.invoke(app, ["alerts", "install"]).exit_code == 0
+    listed = runner.invoke(app, ["alerts", "list", "--json"])
     assert listed.exit_code == 0, listed.output
     assert "paywindow: reconciliation findings" in listed.output
     assert len(installed(prefect_client)) == len(ALERTS)

@@ -25,12 +25,13 @@ from sqlalchemy import Engine, select
 
 from paywindow.errors import PaywindowError
 from paywindow.inbox.processor import process_due
-from paywindow.jobs import enforce_windows
+from paywindow.jobs import expire_windows
 from paywindow.retries.attempt import retry_now, run_retries
 from paywindow.sandbox import SandboxControlError
 from paywindow.store.outbox import pending_messages
 from paywindow.store.tables import event_log, orders
 from tests.concurrency import at_once
+from tests.resources import resources_for
 from tests.retries.helpers import retry_policy
 from tests.retries.test_retries import _customer_with_saved_card
 from tests.world import World, build_world
@@ -127,7 +128,12 @@ def test_money_moves_once_under_everything_at_once(world: World) -> None:
         late_sessions = {r.json()["session_id"] for r in reopened if r.status_code == 200}
         world.advance(deadline + timedelta(seconds=1) - world.clock.now())
         _together(
-            [lambda: enforce_windows(world.engine, world.stripe, world.clock, horizon=0)] * 2
+            [
+                lambda: expire_windows(
+                    resources_for(world.engine, world.stripe), world.clock, horizon=0
+                )
+            ]
+            * 2
             + [partial(_pay_quietly, world, s) for s in late_sessions]
         )
         world.sandbox.chaos()
@@ -135,7 +141,12 @@ def test_money_moves_once_under_everything_at_once(world: World) -> None:
             world.advance(timedelta(hours=1))
             world.sandbox.flush_webhooks()
             _together(
-                [lambda: enforce_windows(world.engine, world.stripe, world.clock, horizon=0)] * 2
+                [
+                    lambda: expire_windows(
+                        resources_for(world.engine, world.stripe), world.clock, horizon=0
+                    )
+                ]
+                * 2
             )
     world.sandbox.faults()
     world.settle()

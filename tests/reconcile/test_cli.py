@@ -5,17 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from paywindow.cli.reconcile import findings_app, ledger_app, reconcile_command
+from paywindow.cli.app import app
 from tests.reconcile.conftest import Reconciled
 from tests.reconcile.test_csv_import import ROWS, _write
 
-app = typer.Typer()
-app.add_typer(ledger_app, name="ledger")
-app.add_typer(findings_app, name="findings")
-app.command("reconcile")(reconcile_command)
 runner = CliRunner()
 
 

@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from paywindow.cli.app import _orders_service
-from paywindow.cli.retries import retry_app
+from paywindow.cli.app import app
+from paywindow.cli.serve import warnings_for
+from paywindow.clock import SystemClock
 from paywindow.errors import ConfigError
 from paywindow.settings import load_settings
 from paywindow.web.orders import OrdersService
+from tests.resources import resources_for
 from tests.retries.helpers import attempts_of, failed_order, links, run, state_of
 from tests.world import SUPPORT_TOKEN, TOKEN, World, policy
 
@@ -107,15 +109,15 @@ def test_the_support_token_must_differ_from_the_app_token(world: World) -> None:
         OrdersService(world.engine, None, policy(), world.clock, token=TOKEN, support_token=TOKEN)
 
 
-def test_serve_warns_when_no_support_token_is_set(
-    engine: Engine, capsys: pytest.CaptureFixture[str]
-) -> None:
-    service = _orders_service(load_settings(api_token="a" * 24), engine)
+def test_serve_warns_when_no_support_token_is_set(engine: Engine) -> None:
+    service = OrdersService.from_resources(resources_for(engine, api_token="a" * 24), SystemClock())
     assert (service.token, service.support_token) == ("a" * 24, None)
-    assert "PAYWINDOW_SUPPORT_TOKEN is empty" in capsys.readouterr().err
-    both = _orders_service(load_settings(api_token="a" * 24, support_token="s" * 24), engine)
-    assert both.support_token == "s" * 24
-    assert "PAYWINDOW_SUPPORT_TOKEN" not in capsys.readouterr().err
+    assert any(
+        "PAYWINDOW_SUPPORT_TOKEN is empty" in w for w in warnings_for(load_settings(api_token="a"))
+    )
+    both = resources_for(engine, api_token="a" * 24, support_token="s" * 24)
+    assert OrdersService.from_resources(both, SystemClock()).support_token == "s" * 24
+    assert not any("PAYWINDOW_SUPPORT_TOKEN" in w for w in warnings_for(both.settings))
 
 
 @pytest.fixture
@@ -128,13 +130,13 @@ def cli_env(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
 
 def test_cli_retry_and_report(cli_env: World, tmp_path: Path) -> None:
     runner = CliRunner()
-    refused = runner.invoke(retry_app, ["order", "ord_missing"])
+    refused = runner.invoke(app, ["retry", "ord_missing"])
     assert refused.exit_code == 1 and "no order ord_missing" in refused.output
     failed_order(cli_env, "ord_cli")
     run(cli_env)
     day = cli_env.clock.now().date().isoformat()
     result = runner.invoke(
-        retry_app, ["report", "--from", day, "--to", day, "--out", str(tmp_path / "out")]
+        app, ["report", "retries", "--from", day, "--to", day, "--out", str(tmp_path / "out")]
     )
     assert result.exit_code == 0, result.output
     assert "recovery 0.0% (0/1)" in result.output

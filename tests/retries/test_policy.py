@@ -9,9 +9,9 @@ import pytest
 from paywindow.retries.policy import (
     DeclineClass,
     classify,
-    parse_offsets,
     plan_attempts,
 )
+from paywindow.settings import parse_offsets
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 HOURS = [timedelta(hours=h) for h in (1, 6, 18)]

@@ -11,9 +11,10 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from paywindow.jobs import enforce_windows
+from paywindow.jobs import expire_windows
 from paywindow.store.outbox import pending_messages
 from paywindow.store.tables import orders
+from tests.resources import resources_for
 from tests.world import World, build_world
 
 
@@ -23,7 +24,7 @@ def _state(world: World) -> str:
 
 
 def _expire(world: World) -> dict[str, object]:
-    return enforce_windows(world.engine, world.stripe, world.clock, horizon=0)
+    return expire_windows(resources_for(world.engine, world.stripe), world.clock, horizon=0)
 
 
 def test_a_payment_after_the_deadline_is_refunded_once(engine: Engine) -> None:

@@ -31,26 +31,14 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 
+from paywindow import jobs
 from paywindow.clock import ManualClock
 from paywindow.gateway.checkout import expire_session
-from paywindow.inbox.backstop import backstop, record_session
-from paywindow.inbox.processor import process_due
-from paywindow.paths import reports_dir, sql_dir
-from paywindow.payments.checkout import (
-    CheckoutPolicy,
-    LineItem,
-    OrderRequest,
-    ensure_checkout,
-    open_order,
-)
-from paywindow.payments.expiry import (
-    DeadlineTimer,
-    close_overdue,
-    expire_stripe_sessions,
-    refund_late_payments,
-)
-from paywindow.retries.attempt import RetryPolicy, run_retries
-from paywindow.store import make_engine, upgrade
+from paywindow.payments.checkout import LineItem, OrderRequest, ensure_checkout, open_order
+from paywindow.resources import Resources, open_resources
+from paywindow.sandbox.s3 import TEST_CREDENTIALS
+from paywindow.settings import Settings, load_settings
+from paywindow.store import upgrade
 from paywindow.store.tables import orders, retry_plans
 from paywindow.stripe_ids import new_id
 from paywindow.web.app import RecorderConfig, create_app
@@ -85,18 +73,23 @@ class DemoResult:
 
 @dataclass
 class _Day:
-    engine: Engine
+    res: Resources
     sandbox: Any
-    client: stripe.StripeClient
     clock: ManualClock
     seller: str
-    checkout: CheckoutPolicy
-    receipts: Any
     rng: random.Random
     lateness: list[float] = field(default_factory=list)
     receipt_latency: list[float] = field(default_factory=list)
     seen_paid: set[str] = field(default_factory=set)
     late_buyers: list[str] = field(default_factory=list)
+
+    @property
+    def engine(self) -> Engine:
+        return self.res.engine
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        return self.res.stripe
 
 
 def run_demo(
@@ -119,45 +112,49 @@ def run_demo(
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(f"sqlite:///{root}/paywindow.db")
-    upgrade(engine)
     secret = "whsec_" + new_id("demo", 32)
     clock = ManualClock(START)
     with (
         running_s3() as s3,
         running_sandbox(start=START, frozen=True) as sandbox,
-        _recorder(engine, clock, secret) as url,
+        open_resources(_settings(root, sandbox, s3)) as res,
+        _recorder(res.engine, clock, secret) as url,
     ):
+        upgrade(res.engine)
         sandbox.register_webhook(f"{url}/webhooks/stripe", secret)
         sandbox.chaos(duplicate=0.1, reorder=20, seed=seed)
         sandbox.buyers(enabled=True, seed=seed)
-        client = sandbox.client(max_network_retries=2)
-        seller = client.v1.accounts.create(params={"type": "express"}).id
-        checkout = CheckoutPolicy(
-            WINDOW,
-            timedelta(minutes=5),
-            "https://m.example/ok",
-            "https://m.example/cancel",
-            record_session,
-        )
-        day = _Day(
-            engine,
-            sandbox,
-            client,
-            clock,
-            seller,
-            checkout,
-            _receipts(engine, s3),
-            random.Random(seed),
-        )
+        seller = res.stripe.v1.accounts.create(params={"type": "express"}).id
+        day = _Day(res, sandbox, clock, seller, random.Random(seed))
         _simulate(day, orders_count, step, console)
-        findings, report = _reconcile(day, root / "data", out, console)
-        paid_out = [p for p in client.v1.payouts.list(params={"limit": 100}).auto_paging_iter()]
-    result = _result(engine, day, findings, report, time.perf_counter() - started)
+        findings, report = _reconcile(day, out, console)
+        payouts = res.stripe.v1.payouts.list(params={"limit": 100}).auto_paging_iter()
+        paid_out = list(payouts)
+        result = _result(res.engine, day, findings, report, time.perf_counter() - started)
     result.payouts = (len(paid_out), sum(int(p.amount) for p in paid_out))
-    engine.dispose()
     _print(console, result, orders_count)
     return result
+
+
+def _settings(root: Path, sandbox: Any, s3: Any) -> Settings:
+    """The demo's configuration: embedded SQLite, the sandbox, the S3/KMS emulator."""
+    return load_settings(
+        database_url=f"sqlite:///{root}/paywindow.db",
+        data_dir=root / "data",
+        stripe_api_key=sandbox.api_key,
+        stripe_api_base=sandbox.base_url,
+        payment_window=WINDOW,
+        checkout_success_url="https://m.example/ok",
+        checkout_cancel_url="https://m.example/cancel",
+        s3_endpoint_url=s3.endpoint_url,
+        s3_region=s3.region,
+        s3_access_key_id=TEST_CREDENTIALS["access_key_id"],
+        s3_secret_access_key=TEST_CREDENTIALS["secret_access_key"],
+        receipts_bucket=s3.bucket,
+        receipts_kms_key_id=s3.kms_key_id,
+        receipts_platform_name="paywindow demo marketplace",
+        receipts_legal_footer="paywindow Demo Ltd. · 1 Example Street · London",
+    )
 
 
 class _recorder:
@@ -179,23 +176,6 @@ class _recorder:
     def __exit__(self, *_exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(10)
-
-
-def _receipts(engine: Engine, s3: Any) -> Any:
-    from paywindow.receipts.content import Platform
-    from paywindow.receipts.pool import inline
-    from paywindow.receipts.render import Renderer
-    from paywindow.receipts.service import ReceiptService
-    from paywindow.receipts.signing import S3UrlSigner
-
-    store = s3.store()
-    service = ReceiptService(
-        engine,
-        store,
-        S3UrlSigner(store),
-        Platform("paywindow demo marketplace", "paywindow Demo Ltd. · 1 Example Street · London"),
-    )
-    return service, inline(Renderer(reports_dir()))
 
 
 def _simulate(day: _Day, count: int, step: timedelta, console: Console) -> None:
@@ -230,7 +210,7 @@ def _open(day: _Day, n: int) -> None:
         lines=(LineItem(name, price, quantity),),
         locale="en-US",
     )
-    open_order(day.engine, day.client, request, day.checkout, day.clock.now())
+    open_order(day.engine, day.client, request, day.res.checkout, day.clock.now())
 
 
 def _advance(day: _Day, seconds: float) -> None:
@@ -240,26 +220,21 @@ def _advance(day: _Day, seconds: float) -> None:
 
 
 def _tick(day: _Day, step: timedelta) -> None:
-    """One step of the day: the timer closes windows on time while the clock moves."""
-    closed: list[str] = []
-    timer = DeadlineTimer(
-        day.engine,
+    """One step of the day, as the deployments run it: ``expire-windows`` closes each window
+    on time while the clock moves (a late buyer pays in the gap before Stripe is told),
+    then ``process-events``, ``schedule-retries`` and ``render-receipts`` run."""
+    jobs.expire_windows(
+        day.res,
         day.clock,
-        lambda s: _advance(day, s),
-        on_closed=closed.append,
+        horizon=step.total_seconds(),
+        sleep=lambda s: _advance(day, s),
         max_nap=step.total_seconds(),
+        on_closed=lambda order_id: _pays_too_late(day, order_id),
     )
-    for _order_id, deadline, closed_at in timer.run(day.clock.now() + step):
-        day.lateness.append(abs((closed_at - deadline).total_seconds()))
-    for order_id in closed:
-        _pays_too_late(day, order_id)
     _apply(day)
     _late_buyers(day)
     applied = time.perf_counter()
-    now = day.clock.now()
-    run_retries(day.engine, day.client, RetryPolicy(checkout=day.checkout), now)
-    expire_stripe_sessions(day.engine, day.client, now)
-    refund_late_payments(day.engine, day.client, now)
+    jobs.schedule_retries(day.res, day.clock)
     _refunds_and_dispute(day)
     _apply(day)
     _render_receipts(day, applied)
@@ -267,7 +242,7 @@ def _tick(day: _Day, step: timedelta) -> None:
 
 def _apply(day: _Day) -> None:
     day.sandbox.flush_webhooks()
-    while process_due(day.engine, day.clock.now()).total:
+    while sum(jobs.process_events(day.res, day.clock).values()):
         pass
 
 
@@ -287,7 +262,7 @@ def _late_buyers(day: _Day, wanted: int = 3) -> None:
             chosen = list(closing)
     for order_id in chosen:
         _abandon_session(day, order_id)  # the buyer closed the tab and comes back:
-        ensure_checkout(day.engine, day.client, order_id, day.checkout, now)  # a new session
+        ensure_checkout(day.engine, day.client, order_id, day.res.checkout, now)  # a new session
         day.late_buyers.append(order_id)
 
 
@@ -367,10 +342,9 @@ def _refunds_and_dispute(day: _Day) -> None:
 
 def _render_receipts(day: _Day, since: float) -> None:
     """Render what is due; each receipt's latency is counted from when its payment was applied."""
-    service, submit = day.receipts
-    report = service.run_once(day.clock, submit)
-    if report.stored:
-        day.receipt_latency.extend([time.perf_counter() - since] * report.stored)
+    stored = jobs.render_due_receipts(day.res, day.clock)["stored"]
+    if stored:
+        day.receipt_latency.extend([time.perf_counter() - since] * stored)
 
 
 def _settle(day: _Day) -> None:
@@ -378,41 +352,25 @@ def _settle(day: _Day) -> None:
     for _ in range(4 * 6):
         _advance(day, 4 * 3600)
         _apply(day)
-        close_overdue(day.engine, day.clock.now())
-    backstop(day.engine, day.client, day.clock.now())
+        jobs.expire_windows(day.res, day.clock, horizon=0)
     _apply(day)
     _render_receipts(day, time.perf_counter())
 
 
-def _reconcile(
-    day: _Day, data_dir: Path, out: Path, console: Console
-) -> tuple[dict[str, int], Path | None]:
-    from paywindow.reconcile.matching import Slas
-    from paywindow.reconcile.report import write_reports
-    from paywindow.reconcile.run import day_range, reconcile
-    from paywindow.reconcile.sync import sync_ledger
-
+def _reconcile(day: _Day, out: Path, console: Console) -> tuple[dict[str, int], Path | None]:
+    """``reconcile-range`` over the whole demo: sync the ledger, reconcile, write reports."""
     now = day.clock.now()
     with console.status("syncing Stripe's ledger and reconciling"):
-        sync_ledger(day.engine, day.client, data_dir, now=now, overlap=timedelta(days=7))
-        first, last = day_range(START.date(), (now - timedelta(days=1)).date())
-        result = reconcile(
-            day.engine,
-            data_dir,
-            sql_dir() / "reconcile",
-            period_from=first,
-            period_to=last,
-            as_of=now,
-            now=now,
-            slas=Slas(
-                webhook=timedelta(hours=6), sync=timedelta(hours=1), refund=timedelta(hours=1)
-            ),
+        jobs.sync_ledger(day.res, day.clock)
+        outcome = jobs.reconcile_period(
+            day.res,
+            day.clock,
+            first=START.date(),
+            last=(now - timedelta(days=1)).date(),
+            out_dir=out,
         )
-        files = write_reports(result, reports_dir() / "reconcile", out)
-    kinds: dict[str, int] = {}
-    for finding in result.findings:
-        kinds[finding.kind] = kinds.get(finding.kind, 0) + 1
-    return kinds, files.html
+    html = outcome["files"].get("html")
+    return dict(outcome["summary"]["by_kind"]), Path(html) if html else None
 
 
 def _result(
@@ -423,6 +381,13 @@ def _result(
             conn.execute(select(orders.c.state, func.count()).group_by(orders.c.state)).all()
         )
         plans = conn.execute(select(retry_plans.c.order_id)).scalars().all()
+        closed = conn.execute(
+            select(orders.c.deadline, orders.c.window_closed_at).where(
+                orders.c.window_closed_at.is_not(None)
+            )
+        ).all()
+    day.lateness = [abs((at - deadline).total_seconds()) for deadline, at in closed]
+    with engine.connect() as conn:
         recovered = conn.execute(
             select(func.count())
             .select_from(orders)

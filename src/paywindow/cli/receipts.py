@@ -1,70 +1,32 @@
-"""``paywindow receipts ...``: render, run, list, show links, and re-render with a reason.
-
-Mounted by ``paywindow.cli.app`` as the ``receipts`` sub-app.
-"""
+"""``paywindow receipts ...``: render, run, list, show links, and re-render with a reason."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import Engine, select
 
-from paywindow.clock import SystemClock
-from paywindow.errors import PaywindowError
-from paywindow.receipts.repository import request_rerender
-from paywindow.receipts.service import ReceiptService
-from paywindow.receipts.wiring import service_from_settings
-from paywindow.settings import Settings, load_settings
-from paywindow.store.tables import receipts
+from paywindow.cli._shell import console, resources
 
 __all__ = ["receipts_app"]
 
 receipts_app = typer.Typer(no_args_is_help=True, help="Receipts and credit notes (PDF in S3).")
-console = Console()
-
-
-@contextmanager
-def _service() -> Iterator[tuple[Settings, Engine, ReceiptService]]:
-    from paywindow.store import make_engine
-
-    try:
-        settings = load_settings()
-        engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
-    except PaywindowError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
-    try:
-        yield settings, engine, service_from_settings(settings, engine)
-    finally:
-        engine.dispose()
-
-
-def _inline_renderer(settings: Settings) -> Any:
-    """Render in this process (WeasyPrint is imported only when a command renders)."""
-    from paywindow.paths import reports_dir
-    from paywindow.receipts.pool import inline
-    from paywindow.receipts.render import Renderer
-
-    return inline(Renderer(reports_dir(settings)))
 
 
 @receipts_app.command("render")
 def render(limit: int = typer.Option(1000, help="Render at most this many documents.")) -> None:
     """Issue and render every receipt due now (in this process), then exit."""
-    with _service() as (settings, _engine, service):
-        report = service.run_once(SystemClock(), _inline_renderer(settings), limit=limit)
+    from paywindow import jobs
+    from paywindow.clock import SystemClock
+
+    with resources() as res:
+        report = jobs.render_due_receipts(res, SystemClock(), limit=limit)
     console.print(
-        f"issued {report.issued}, stored {report.stored} "
-        f"(adopted {report.adopted}), failed {report.failed}"
+        f"issued {report['issued']}, stored {report['stored']} "
+        f"(adopted {report['adopted']}), failed {report['failed']}"
     )
-    if report.failed:
+    if report["failed"]:
         raise typer.Exit(1)
 
 
@@ -74,27 +36,21 @@ def run(
     workers: int = typer.Option(0, help="Render processes; 0 = PAYWINDOW_RECEIPTS_WORKERS."),
 ) -> None:
     """Render continuously on every core (what the render-receipts deployment runs)."""
-    stop = threading.Event()
-    with _service() as (settings, _engine, service):
-        from paywindow.paths import reports_dir
-        from paywindow.receipts.pool import RenderPool
+    from paywindow import jobs
+    from paywindow.clock import SystemClock
 
-        pool = RenderPool(reports_dir(settings), workers or settings.receipts_workers)
+    stop = threading.Event()
+    with resources() as res:
         try:
-            pool.warm_up()
-            report = service.run(
-                SystemClock(),
-                pool.submit,
-                slots=pool.workers * 2,
-                stop=stop,
-                max_runtime=max_runtime or None,
+            report = jobs.render_receipts(
+                res, SystemClock(), max_runtime=max_runtime or None, workers=workers, stop=stop
             )
         except KeyboardInterrupt:
             stop.set()
             return
-        finally:
-            pool.close()
-    console.print(f"issued {report.issued}, stored {report.stored}, failed {report.failed}")
+    console.print(
+        f"issued {report['issued']}, stored {report['stored']}, failed {report['failed']}"
+    )
 
 
 @receipts_app.command("list")
@@ -104,13 +60,18 @@ def list_receipts(
     as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table."),
 ) -> None:
     """Receipts and credit notes with their status, version and hash."""
-    with _service() as (_settings, engine, _unused):
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from paywindow.store.tables import receipts
+
+    with resources() as res:
         query = select(receipts).order_by(receipts.c.id)
         if order:
             query = query.where(receipts.c.order_id == order)
         if status:
             query = query.where(receipts.c.status == status)
-        with engine.connect() as conn:
+        with res.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
     if as_json:
         for row in rows:
@@ -134,8 +95,10 @@ def list_receipts(
 @receipts_app.command("url")
 def url(order: str = typer.Argument(..., help="Order id.")) -> None:
     """Print the order's download links (valid for PAYWINDOW_RECEIPTS_URL_TTL)."""
-    with _service() as (_settings, _engine, service):
-        status, links = service.links(order, SystemClock().now())
+    from paywindow.clock import SystemClock
+
+    with resources() as res:
+        status, links = res.receipts.links(order, SystemClock().now())
     if not links:
         console.print(f"{order}: {status}")
         raise typer.Exit(1)
@@ -151,17 +114,21 @@ def rerender(
     number: str | None = typer.Option(None, help="A credit note's number (default: receipt)."),
 ) -> None:
     """Store a new version of a receipt; the original stays locked in S3 and listed."""
+    from paywindow import jobs
+    from paywindow.clock import SystemClock
+    from paywindow.receipts.repository import request_rerender
+
     clock = SystemClock()
-    with _service() as (settings, engine, service):
-        with engine.begin() as conn:
+    with resources() as res:
+        with res.engine.begin() as conn:
             row = request_rerender(conn, order, reason=reason, now=clock.now(), number=number)
         if row is None:
             console.print(f"[red]{order}: no such receipt[/red]")
             raise typer.Exit(1)
-        report = service.run_once(clock, _inline_renderer(settings))
+        report = jobs.render_due_receipts(res, clock)
     console.print(
         f"{row['number']}: version {row['target_version']} requested; "
-        f"stored {report.stored}, failed {report.failed}"
+        f"stored {report['stored']}, failed {report['failed']}"
     )
-    if report.failed:
+    if report["failed"]:
         raise typer.Exit(1)

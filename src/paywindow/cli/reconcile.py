@@ -1,78 +1,23 @@
-"""``paywindow ledger ...``, ``paywindow findings ...`` and ``paywindow reconcile``.
-
-Mounted by ``paywindow.cli.app`` (``ledger_app``, ``findings_app``, ``reconcile_command``). A thin
-shell: settings in, one domain call, output.
-"""
+"""``paywindow ledger ...``, ``paywindow findings ...`` and ``paywindow reconcile``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import Engine
 
-from paywindow.errors import ConfigError, PaywindowError
-from paywindow.paths import reports_dir, sql_dir
-from paywindow.reconcile.amounts import format_amount
-from paywindow.reconcile.matching import Slas
-from paywindow.reconcile.report import ReportFiles
-from paywindow.settings import Settings, load_settings
+from paywindow.cli._shell import console, fail, resources, settings
 
-__all__ = ["findings_app", "ledger_app", "reconcile_command"]
+__all__ = ["findings_app", "ledger_app", "reconcile_app"]
 
 ledger_app = typer.Typer(no_args_is_help=True, help="Stripe's ledger, synced to Parquet.")
 findings_app = typer.Typer(no_args_is_help=True, help="Reconciliation findings.")
-console = Console()
-err = Console(stderr=True)
+reconcile_app = typer.Typer()
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-
-
-@contextmanager
-def _database(settings: Settings) -> Iterator[Engine]:
-    from paywindow.store import check_migrated, make_engine
-
-    engine = make_engine(settings.database_url, busy_timeout=settings.db_busy_timeout)
-    try:
-        check_migrated(engine)
-        yield engine
-    except PaywindowError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _sync(settings: Settings, engine: Engine, since: datetime | None) -> dict[str, int]:
-    from paywindow.gateway import make_stripe_client
-    from paywindow.reconcile.sync import sync_ledger
-
-    key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else None
-    client = make_stripe_client(key, settings.stripe_api_base)
-    report = sync_ledger(
-        engine,
-        client,
-        settings.data_dir,
-        now=_now(),
-        overlap=settings.reconcile_sync_overlap,
-        since=since,
-    )
-    return report.rows
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 @ledger_app.command("sync")
@@ -82,13 +27,14 @@ def ledger_sync(
     ),
 ) -> None:
     """Pull balance transactions, charges, refunds, disputes, payouts, transfers, fees."""
-    settings = _settings()
-    when = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
-    with _database(settings) as engine:
-        rows = _sync(settings, engine, when)
-    for table, count in rows.items():
-        console.print(f"{table:22} {count:>8} rows")
-    console.print(f"ledger under {settings.data_dir / 'ledger'}")
+    from paywindow import jobs
+    from paywindow.clock import SystemClock
+
+    with resources(migrated=True) as res:
+        rows = jobs.sync_ledger(res, SystemClock(), since=_utc(since))
+        for table, count in rows.items():
+            console.print(f"{table:22} {count:>8} rows")
+        console.print(f"ledger under {res.settings.data_dir / 'ledger'}")
 
 
 @ledger_app.command("import-csv")
@@ -96,12 +42,11 @@ def ledger_import_csv(file: Path = typer.Argument(..., exists=True, dir_okay=Fal
     """Import a Stripe itemized report CSV (balance change from activity, payout reconciliation)."""
     from paywindow.reconcile.csv_import import import_report_csv
 
-    settings = _settings()
+    configured = settings()
     try:
-        rows = import_report_csv(file, settings.data_dir, now=_now())
+        rows = import_report_csv(file, configured.data_dir, now=datetime.now(UTC))
     except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(exc) from exc
     for table, count in rows.items():
         console.print(f"{table:22} {count:>8} rows")
 
@@ -112,11 +57,13 @@ def findings_list(
     run: int | None = typer.Option(None, help="Only the findings of this run."),
 ) -> None:
     """List stored findings."""
+    from rich.table import Table
+
+    from paywindow.reconcile.amounts import format_amount
     from paywindow.reconcile.findings import list_findings
 
-    settings = _settings()
-    with _database(settings) as engine:
-        found = list_findings(engine, status=status, run_id=run)
+    with resources(migrated=True) as res:
+        found = list_findings(res.engine, status=status, run_id=run)
     table = Table("id", "kind", "order", "stripe", "here", "stripe", "status", "explanation")
     for f in found:
         table.add_row(
@@ -140,12 +87,12 @@ def findings_resolve(
     """Mark a finding resolved, with a note; reruns keep the resolution."""
     from paywindow.reconcile.findings import resolve_finding
 
-    settings = _settings()
-    with _database(settings) as engine:
-        stored = resolve_finding(engine, finding_id, note, _now())
+    with resources(migrated=True) as res:
+        stored = resolve_finding(res.engine, finding_id, note, datetime.now(UTC))
     console.print(f"finding {stored.id} ({stored.kind}) resolved: {note}")
 
 
+@reconcile_app.command("reconcile")
 def reconcile_command(
     first: datetime = typer.Option(..., "--from", help="First day (UTC), inclusive."),
     last: datetime = typer.Option(..., "--to", help="Last day (UTC), inclusive."),
@@ -154,43 +101,18 @@ def reconcile_command(
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the PDF."),
 ) -> None:
     """Reconcile Stripe's ledger with local state for a range of days; write the reports."""
-    settings = _settings()
-    with _database(settings) as engine:
+    from paywindow import jobs
+    from paywindow.clock import SystemClock
+
+    if last.date() < first.date():
+        raise fail("--to is before --from", 2)
+    clock = SystemClock()
+    with resources(migrated=True) as res:
         if sync:
-            _sync(settings, engine, None)
-        files, summary = _reconcile(settings, engine, first.date(), last.date(), out, pdf)
-    console.print(summary)
-    for path in (files.html, files.pdf, files.csv):
-        if path is not None:
-            console.print(f"wrote {path}")
-
-
-def _reconcile(
-    settings: Settings, engine: Engine, first: date, last: date, out: Path, pdf: bool
-) -> tuple[ReportFiles, str]:
-    from paywindow.reconcile.report import markdown_summary, write_reports
-    from paywindow.reconcile.run import day_range, reconcile
-
-    if last < first:
-        err.print("[red]error:[/] --to is before --from")
-        raise typer.Exit(2)
-    period_from, period_to = day_range(first, last)
-    now = _now()
-    result = reconcile(
-        engine,
-        settings.data_dir,
-        sql_dir(settings) / "reconcile",
-        period_from=period_from,
-        period_to=period_to,
-        as_of=now,
-        now=now,
-        slas=Slas(
-            webhook=settings.reconcile_webhook_sla,
-            sync=settings.reconcile_sync_sla,
-            refund=settings.reconcile_refund_sla,
-        ),
-        memory_limit=settings.reconcile_duckdb_memory,
-        threads=settings.reconcile_duckdb_threads,
-    )
-    files = write_reports(result, reports_dir(settings) / "reconcile", out, pdf=pdf)
-    return files, markdown_summary(result)
+            jobs.sync_ledger(res, clock)
+        outcome = jobs.reconcile_period(
+            res, clock, first=first.date(), last=last.date(), out_dir=out, pdf=pdf
+        )
+    console.print(outcome["markdown"])
+    for path in outcome["files"].values():
+        console.print(f"wrote {path}")

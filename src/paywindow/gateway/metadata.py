@@ -2,7 +2,7 @@
 
 Sessions, their PaymentIntents (through ``payment_intent_data``) and off-session PaymentIntents
 carry the order and the order attempt; refunds carry the order and why it was made. The event
-reader (``payments.events``) reads the same keys.
+reader (``payments.stripe_events``) reads the same keys.
 """
 
 from __future__ import annotations

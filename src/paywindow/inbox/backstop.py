@@ -20,8 +20,7 @@ from paywindow.errors import GatewayError
 from paywindow.gateway.checkout import retrieve_session
 from paywindow.inbox.eventlog import event_row, insert_events, parse_event
 from paywindow.inbox.processor import process_events
-from paywindow.payments.states import OrderState
-from paywindow.payments.window import OPEN_STATES
+from paywindow.payments import OPEN_STATES, OrderState
 from paywindow.store.tables import attempts, orders
 
 __all__ = ["backstop", "record_session"]

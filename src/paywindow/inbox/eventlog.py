@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from paywindow.errors import StoreUnavailable, WebhookRejected
-from paywindow.payments.stripe_events import MAX_CREATED
+from paywindow.payments import MAX_CREATED
 
 __all__ = [
     "MAX_CREATED",

@@ -29,10 +29,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, or_, select, update
 
 from paywindow.errors import EventError, OrderNotFound
 from paywindow.observability import metrics
-from paywindow.payments.apply import apply_change
-from paywindow.payments.facts import OrderFacts
-from paywindow.payments.repository import find_order_by_payment
-from paywindow.payments.stripe_events import Applies, interpret
+from paywindow.payments import Applies, OrderFacts, apply_change, find_order_by_payment, interpret
 from paywindow.store.sql import backoff
 from paywindow.store.tables import event_log
 

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from paywindow.payments.stripe_events import ATTEMPT_KEY, ORDER_KEY
+from paywindow.gateway.metadata import ATTEMPT_KEY, ORDER_KEY
 
 __all__ = ["SCHEMAS", "TABLES", "empty_table", "flatten", "ledger_files", "write_rows"]
 

@@ -38,12 +38,20 @@ from paywindow.gateway.intents import (
     payment_intent_customer,
 )
 from paywindow.observability import metrics
-from paywindow.payments.apply import apply_change
-from paywindow.payments.checkout import CheckoutPolicy, checkout_request, close_open_sessions
-from paywindow.payments.facts import AttemptChannel, AttemptStatus, Change, FailureFacts
-from paywindow.payments.lease import OrderBusy, order_lease
-from paywindow.payments.states import OrderState
-from paywindow.payments.window import session_expires_at
+from paywindow.payments import (
+    AttemptChannel,
+    AttemptStatus,
+    Change,
+    CheckoutPolicy,
+    FailureFacts,
+    OrderBusy,
+    OrderState,
+    apply_change,
+    checkout_request,
+    close_open_sessions,
+    order_lease,
+    session_expires_at,
+)
 from paywindow.retries.plans import (
     CloseReason,
     RetryKind,

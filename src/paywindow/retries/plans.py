@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from paywindow.errors import Conflict, NotFound
-from paywindow.payments.states import OrderState
+from paywindow.payments import OrderState
 from paywindow.retries.policy import DeclineClass, DropReason, classify, plan_attempts
 from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import orders, payment_failures, retry_attempts, retry_plans

@@ -7,10 +7,11 @@ The decline table is the one place that says which failures may be retried, and 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from paywindow.settings import MAX_RETRIES
 
 __all__ = [
     "DECLINE_TABLE",
@@ -19,12 +20,11 @@ __all__ = [
     "DropReason",
     "PlannedAttempt",
     "classify",
-    "parse_offsets",
     "plan_attempts",
 ]
 
 #: The seed's limit: never more than three retries per order.
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = MAX_RETRIES
 
 
 class DeclineClass(StrEnum):
@@ -137,23 +137,3 @@ def plan_attempts(
             dropped = DropReason.AFTER_DEADLINE
         planned.append(PlannedAttempt(number, due, dropped))
     return planned
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_offsets(text: str) -> list[timedelta]:
-    """``"1h,6h,18h"`` (or seconds: ``"3600,21600"``) as a list of positive durations."""
-    offsets = []
-    for part in text.split(","):
-        match = _DURATION.match(part)
-        if not match:
-            raise ValueError(f"not a duration: {part!r} (use e.g. 1h, 90m, 3600)")
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-        if seconds <= 0:
-            raise ValueError("retry offsets must be positive")
-        offsets.append(timedelta(seconds=seconds))
-    if not offsets or len(offsets) > MAX_ATTEMPTS:
-        raise ValueError(f"give 1 to {MAX_ATTEMPTS} retry offsets")
-    return offsets

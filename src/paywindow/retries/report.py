@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, func, select
 
-from paywindow.payments.facts import AttemptChannel, AttemptStatus
+from paywindow.documents import environment
+from paywindow.payments import AttemptChannel, AttemptStatus
 from paywindow.retries.plans import RetryStatus
 from paywindow.store.tables import attempts, orders, payment_failures, retry_attempts
 
@@ -203,10 +203,7 @@ def write_recovery_report(
     """Write ``retries-<from>-<to>.html`` and ``.csv`` into ``out_dir``; return both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"retries-{report.start:%Y%m%d}-{report.end:%Y%m%d}"
-    env = Environment(
-        loader=FileSystemLoader(reports_dir / "retries"),
-        autoescape=select_autoescape(["html", "j2"]),
-    )
+    env = environment(reports_dir / "retries", strict=False)
     html = env.get_template("recovery.html.j2").render(
         report=report, figures=report.as_dict(), generated_at=generated_at
     )

@@ -31,6 +31,7 @@ from paywindow.errors import (
     NotFound,
 )
 from paywindow.payments.checkout import CheckoutPolicy, ensure_checkout, open_order, order_view
+from paywindow.resources import Resources
 from paywindow.web.errors import Forbidden, ReceiptsNotConfigured, Unauthorized, error_response
 from paywindow.web.orders_input import OrderIn
 from paywindow.web.orders_schema import (
@@ -65,6 +66,23 @@ class OrdersService:
     support_token: str | None = None
     max_body: int = 64 * 1024
     receipts: Any | None = None  # a paywindow.receipts.service.ReceiptService
+
+    @classmethod
+    def from_resources(cls, res: Resources, clock: Clock) -> OrdersService:
+        """The service ``serve`` runs: Stripe when a key is set, receipts when a store is."""
+        configured = res.settings
+        return cls(
+            engine=res.engine,
+            client=res.stripe if res.has_stripe else None,
+            policy=res.checkout,
+            clock=clock,
+            token=configured.api_token.get_secret_value() if configured.api_token else None,
+            support_token=(
+                configured.support_token.get_secret_value() if configured.support_token else None
+            ),
+            max_body=configured.api_max_body,
+            receipts=res.receipts if res.has_receipts else None,
+        )
 
     def __post_init__(self) -> None:
         if self.token and self.token == self.support_token:

@@ -1,0 +1,42 @@
+"""Failed-payment retries: the policy (decline table), plans, running an attempt, the recovery
+report.
+
+Siblings and shells import these names from here (see ``paywindow._faces``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from paywindow._faces import face
+
+if TYPE_CHECKING:
+    from paywindow.retries.attempt import RetryPolicy, retry_now, run_retries
+    from paywindow.retries.plans import plan_view
+    from paywindow.retries.policy import DeclineClass, classify
+    from paywindow.retries.report import recovery_report, write_recovery_report
+
+__all__ = [
+    "DeclineClass",
+    "RetryPolicy",
+    "classify",
+    "plan_view",
+    "recovery_report",
+    "retry_now",
+    "run_retries",
+    "write_recovery_report",
+]
+
+__getattr__ = face(
+    __name__,
+    {
+        "DeclineClass": "policy",
+        "RetryPolicy": "attempt",
+        "classify": "policy",
+        "plan_view": "plans",
+        "recovery_report": "report",
+        "retry_now": "attempt",
+        "run_retries": "attempt",
+        "write_recovery_report": "report",
+    },
+)
