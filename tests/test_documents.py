@@ -114,7 +114,8 @@ def test_receipts_and_reports_share_the_one_environment_set_up(
     assert made == [receipts_env, env]
     for each in made:
         assert each.undefined is jinja2.StrictUndefined
-        assert each.autoescape("x.html.j2") and each.autoescape("x.html")
+        autoescape = each.autoescape
+        assert callable(autoescape) and autoescape("x.html.j2") and autoescape("x.html")
     assert isinstance(renderer._offline, Offline)
     markup = env.from_string("{{ value }}").render(value="<b>&</b>")
     assert markup == "&lt;b&gt;&amp;&lt;/b&gt;"

@@ -18,7 +18,7 @@ from paywindow.money import (
     parse_locale,
     to_decimal,
 )
-from paywindow.payments.checkout import LineItem, OrderRequest
+from paywindow.payments.orders import LineItem, OrderRequest
 from paywindow.reconcile import amounts
 from paywindow.reconcile.findings import FindingStatus, StoredFinding
 from paywindow.reconcile.matching import Finding, FindingKind

@@ -27,7 +27,8 @@ from sqlalchemy import select
 from bench.docs import machine_line, percentile, update_section
 from paywindow.clock import SystemClock
 from paywindow.inbox.backstop import record_session
-from paywindow.payments.checkout import CheckoutPolicy, LineItem, OrderRequest, open_order
+from paywindow.payments.checkout import CheckoutPolicy
+from paywindow.payments.orders import LineItem, OrderRequest, open_order
 from paywindow.sandbox import running_sandbox
 from paywindow.store import make_engine, upgrade
 from paywindow.store.tables import orders

@@ -55,7 +55,10 @@ PAID_TYPES = ("payment_intent.succeeded", "charge.succeeded", "checkout.session.
 def single_render_rate(seconds: float = 5.0) -> float:
     """Renders per second of one warm WeasyPrint worker, sequentially."""
     renderer = Renderer(REPORTS)
-    usd = lambda amount: Money(amount, "usd")  # noqa: E731
+
+    def usd(amount: int) -> Money:
+        return Money(amount, "usd")
+
     doc = ReceiptDocument(
         kind="receipt",
         number="R-2026-000001",

@@ -30,9 +30,10 @@ from bench.docs import machine_line, update_section
 from paywindow.clock import ManualClock
 from paywindow.inbox.backstop import record_session
 from paywindow.inbox.processor import process_due
-from paywindow.payments.checkout import CheckoutPolicy, LineItem, OrderRequest, open_order
+from paywindow.payments.checkout import CheckoutPolicy
 from paywindow.payments.expiry import close_overdue, expire_stripe_sessions
-from paywindow.retries.attempt import RetryPolicy, run_retries
+from paywindow.payments.orders import LineItem, OrderRequest, open_order
+from paywindow.retries import RetryPolicy, run_retries
 from paywindow.retries.report import RecoveryReport, recovery_report
 from paywindow.sandbox import running_sandbox
 from paywindow.store import make_engine, upgrade

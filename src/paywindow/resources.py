@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from paywindow.receipts.signing import UrlSigner
     from paywindow.receipts.storage import ObjectStore
     from paywindow.reconcile.matching import Slas
-    from paywindow.retries.attempt import RetryPolicy
+    from paywindow.retries import RetryPolicy
 
 __all__ = [
     "Resources",
@@ -153,7 +153,7 @@ def checkout_policy(settings: Settings) -> CheckoutPolicy:
 
 
 def retry_policy(settings: Settings, checkout: CheckoutPolicy | None = None) -> RetryPolicy:
-    from paywindow.retries.attempt import RetryPolicy
+    from paywindow.retries import RetryPolicy
 
     return RetryPolicy(
         checkout=checkout or checkout_policy(settings),

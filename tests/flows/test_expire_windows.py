@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from paywindow.clock import SystemClock
-from paywindow.payments.checkout import LineItem, OrderRequest, open_order
+from paywindow.payments.orders import LineItem, OrderRequest, open_order
 from paywindow.sandbox import running_sandbox
 from paywindow.settings import load_settings
 from paywindow.store.tables import orders

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 from paywindow.errors import PaywindowError
 from paywindow.inbox.processor import process_due
 from paywindow.jobs import expire_windows
-from paywindow.retries.attempt import retry_now, run_retries
+from paywindow.retries import retry_now, run_retries
 from paywindow.sandbox import SandboxControlError
 from paywindow.store.outbox import pending_messages
 from paywindow.store.tables import event_log, orders

@@ -17,7 +17,9 @@ from paywindow.receipts.service import ReceiptService, Submit
 from paywindow.store.outbox import pending_messages
 from paywindow.store.tables import receipt_versions
 from tests.factories import NOW
-from tests.receipts.world import paid_order, pdf_text, refund
+from tests.world import pay_order as paid_order
+from tests.world import pdf_text
+from tests.world import refund_order as refund
 
 
 def _render(
@@ -136,7 +138,9 @@ def test_refund_produces_a_credit_note_referencing_the_receipt(
 
 
 def _document(**changes: object) -> ReceiptDocument:
-    usd = lambda amount: Money(amount, "usd")  # noqa: E731
+    def usd(amount: int) -> Money:
+        return Money(amount, "usd")
+
     doc = ReceiptDocument(
         kind="receipt", number="R-2026-000009", version=1, issued_at=NOW, order_id="ord_p",
         currency="usd", locale="en_US", buyer_email=None, buyer_id="u_1", seller_name="Seller",

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from paywindow.retries.attempt import RetryPolicy, RunReport, run_retries
+from paywindow.retries import RetryPolicy, run_retries
+from paywindow.retries.run import RunReport
 from paywindow.store.outbox import pending_messages
 from paywindow.store.tables import orders, retry_attempts, retry_plans
 from tests.world import World

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from paywindow.errors import Conflict
-from paywindow.retries.attempt import retry_now, run_retries
+from paywindow.retries import retry_now, run_retries
 from tests.concurrency import at_once
 from tests.retries.helpers import attempts_of, failed_order, retry_policy, state_of
 from tests.retries.test_retries import _buyer, _customer_with_saved_card

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from paywindow.retries.attempt import run_retries
+from paywindow.retries import run_retries
 from paywindow.retries.plans import claim, due_attempts
 from paywindow.retries.report import recovery_report, write_recovery_report
 from paywindow.store.tables import attempts, orders, retry_attempts

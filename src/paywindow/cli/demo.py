@@ -34,7 +34,8 @@ from sqlalchemy import Engine, func, select
 from paywindow import jobs
 from paywindow.clock import ManualClock
 from paywindow.gateway.checkout import expire_session
-from paywindow.payments.checkout import LineItem, OrderRequest, ensure_checkout, open_order
+from paywindow.payments.checkout import ensure_checkout
+from paywindow.payments.orders import LineItem, OrderRequest, open_order
 from paywindow.resources import Resources, open_resources
 from paywindow.sandbox.s3 import TEST_CREDENTIALS
 from paywindow.settings import Settings, load_settings

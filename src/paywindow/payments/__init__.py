@@ -14,14 +14,10 @@ if TYPE_CHECKING:
     from paywindow.payments.apply import apply_change
     from paywindow.payments.checkout import (
         CheckoutPolicy,
-        LineItem,
-        OrderRequest,
         RecordSession,
         checkout_request,
         close_open_sessions,
         ensure_checkout,
-        open_order,
-        order_view,
     )
     from paywindow.payments.expiry import (
         DeadlineTimer,
@@ -38,6 +34,7 @@ if TYPE_CHECKING:
         OrderFacts,
     )
     from paywindow.payments.lease import OrderBusy, order_lease
+    from paywindow.payments.orders import LineItem, OrderRequest, open_order, order_view
     from paywindow.payments.repository import find_order_by_payment, get_order
     from paywindow.payments.states import OrderState
     from paywindow.payments.stripe_events import MAX_CREATED, Applies, interpret
@@ -90,12 +87,12 @@ __getattr__ = face(
         "Change": "facts",
         "CheckoutPolicy": "checkout",
         "FailureFacts": "facts",
-        "LineItem": "checkout",
+        "LineItem": "orders",
         "MAX_CREATED": "stripe_events",
         "OPEN_STATES": "window",
         "OrderBusy": "lease",
         "OrderFacts": "facts",
-        "OrderRequest": "checkout",
+        "OrderRequest": "orders",
         "OrderState": "states",
         "RecordSession": "checkout",
         "apply_change": "apply",
@@ -105,9 +102,9 @@ __getattr__ = face(
         "find_order_by_payment": "repository",
         "get_order": "repository",
         "interpret": "stripe_events",
-        "open_order": "checkout",
+        "open_order": "orders",
         "order_lease": "lease",
-        "order_view": "checkout",
+        "order_view": "orders",
         "session_expires_at": "window",
     },
 )

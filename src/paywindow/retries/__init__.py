@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from paywindow._faces import face
 
 if TYPE_CHECKING:
-    from paywindow.retries.attempt import RetryPolicy, retry_now, run_retries
     from paywindow.retries.plans import plan_view
-    from paywindow.retries.policy import DeclineClass, classify
+    from paywindow.retries.policy import DeclineClass, RetryPolicy, classify
     from paywindow.retries.report import recovery_report, write_recovery_report
+    from paywindow.retries.run import retry_now, run_retries
 
 __all__ = [
     "DeclineClass",
@@ -31,12 +31,12 @@ __getattr__ = face(
     __name__,
     {
         "DeclineClass": "policy",
-        "RetryPolicy": "attempt",
+        "RetryPolicy": "policy",
         "classify": "policy",
         "plan_view": "plans",
         "recovery_report": "report",
-        "retry_now": "attempt",
-        "run_retries": "attempt",
+        "retry_now": "run",
+        "run_retries": "run",
         "write_recovery_report": "report",
     },
 )

@@ -16,8 +16,6 @@ Steps, each safe to repeat:
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -37,37 +35,29 @@ from paywindow.gateway.intents import (
     find_saved_card,
     payment_intent_customer,
 )
-from paywindow.observability import metrics
 from paywindow.payments import (
     AttemptChannel,
     AttemptStatus,
     Change,
-    CheckoutPolicy,
     FailureFacts,
-    OrderBusy,
     OrderState,
     apply_change,
     checkout_request,
     close_open_sessions,
-    order_lease,
     session_expires_at,
 )
 from paywindow.retries.plans import (
     CloseReason,
     RetryKind,
     RetryStatus,
-    claim,
-    claim_next_for,
     close_plan,
-    due_attempts,
     release,
-    sync_plans,
 )
-from paywindow.retries.policy import DeclineClass, classify
+from paywindow.retries.policy import DeclineClass, RetryPolicy, classify
 from paywindow.store.outbox import write_message
 from paywindow.store.tables import attempts, orders, payment_failures, retry_attempts
 
-__all__ = ["RetryOutcome", "RetryPolicy", "RunReport", "retry_now", "run_retries"]
+__all__ = ["RetryOutcome", "execute"]
 
 log = logging.getLogger(__name__)
 
@@ -92,113 +82,7 @@ class RetryOutcome(StrEnum):
     GIVEN_BACK = "given_back"
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    checkout: CheckoutPolicy
-    offsets: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=18))
-    lease: timedelta = timedelta(minutes=10)
-    batch_size: int = 200
-
-
-@dataclass
-class RunReport:
-    opened: int = 0
-    closed: int = 0
-    executed: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
-    released: int = 0
-    skipped: int = 0
-
-    def count(self, outcome: RetryOutcome) -> None:
-        key = outcome.value  # plain strings as keys: the summary is serialised
-        self.outcomes[key] = self.outcomes.get(key, 0) + 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "plans_opened": self.opened,
-            "plans_closed": self.closed,
-            "attempts_executed": self.executed,
-            "outcomes": dict(sorted(self.outcomes.items())),
-            "given_back": self.released,
-            "skipped": self.skipped,
-        }
-
-
-def run_retries(
-    engine: Engine,
-    client: stripe.StripeClient,
-    policy: RetryPolicy,
-    now: datetime,
-    *,
-    worker: str | None = None,
-) -> RunReport:
-    """One run of the ``schedule-retries`` deployment: sync plans, execute what is due."""
-    worker = worker or f"run-{uuid.uuid4().hex[:12]}"
-    report = RunReport()
-    synced = sync_plans(engine, now, list(policy.offsets))
-    report.opened, report.closed = len(synced.opened), len(synced.closed)
-    for attempt_id, order_id in due_attempts(engine, now, policy.batch_size):
-        try:
-            with order_lease(engine, order_id, f"retry run {worker}", now, ttl=policy.lease):
-                row = claim(engine, attempt_id, worker, now, policy.lease)
-                if row is None:
-                    report.skipped += 1  # another run holds it
-                    continue
-                outcome = _execute(engine, client, policy, row, now)
-        except OrderBusy:
-            report.skipped += 1  # a manual retry or a checkout is talking to Stripe now
-            continue
-        _observe(row, outcome, manual=False)
-        if outcome is None:
-            report.released += 1
-        else:
-            report.executed += 1
-            report.count(outcome)
-    report.closed += len(sync_plans(engine, now, list(policy.offsets)).closed)
-    return report
-
-
-def retry_now(
-    engine: Engine, client: stripe.StripeClient, order_id: str, policy: RetryPolicy, now: datetime
-) -> dict[str, Any]:
-    """Support's manual retry: run the order's next attempt now, within the same limits.
-
-    Raises :class:`~paywindow.payments.lease.OrderBusy` (a Conflict naming what runs) while
-    another retry or a checkout is talking to Stripe about the order.
-    """
-    sync_plans(engine, now, list(policy.offsets))
-    worker = f"manual-{uuid.uuid4().hex[:8]}"
-    with order_lease(engine, order_id, f"manual retry {worker}", now, ttl=policy.lease):
-        row = claim_next_for(engine, order_id, worker, now, policy.lease)
-        outcome = _execute(engine, client, policy, row, now)
-    _observe(row, outcome, manual=True)
-    sync_plans(engine, now, list(policy.offsets))
-    with engine.connect() as conn:
-        done = conn.execute(select(retry_attempts).where(retry_attempts.c.id == row["id"]))
-        final = dict(done.mappings().one())
-    return {
-        "order_id": order_id,
-        "retry": final["number"],
-        "status": final["status"],
-        "outcome": outcome or RetryOutcome.GIVEN_BACK,
-        "channel": final["channel"],
-        "reason": final["reason"],
-        "last_error": final["last_error"] if outcome is None else None,
-    }
-
-
-def _observe(row: dict[str, Any], outcome: RetryOutcome | None, *, manual: bool) -> None:
-    """Count one retry attempt by channel and outcome; a succeeded charge is a recovery."""
-    channel = row.get("channel") or "none"
-    tags = {"channel": channel, "outcome": outcome or RetryOutcome.GIVEN_BACK, "manual": manual}
-    metrics().increment("retries.attempts", tags=tags)
-    if outcome is RetryOutcome.SUCCEEDED:
-        metrics().increment("retries.recoveries", tags={"channel": channel})
-    extra = {"order_id": row["order_id"], "retry": row["number"], **tags}
-    log.info("retry attempt %s", tags["outcome"], extra=extra)
-
-
-def _execute(
+def execute(
     engine: Engine,
     client: stripe.StripeClient,
     policy: RetryPolicy,

@@ -10,8 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from paywindow.settings import MAX_RETRIES
+
+if TYPE_CHECKING:
+    from paywindow.payments import CheckoutPolicy
 
 __all__ = [
     "DECLINE_TABLE",
@@ -19,6 +23,7 @@ __all__ = [
     "DeclineClass",
     "DropReason",
     "PlannedAttempt",
+    "RetryPolicy",
     "classify",
     "plan_attempts",
 ]
@@ -137,3 +142,14 @@ def plan_attempts(
             dropped = DropReason.AFTER_DEADLINE
         planned.append(PlannedAttempt(number, due, dropped))
     return planned
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How retries run: the checkout they open links with, when the attempts of a plan fall
+    (after the first failure), how long a run holds an attempt, how many a run executes."""
+
+    checkout: CheckoutPolicy
+    offsets: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=18))
+    lease: timedelta = timedelta(minutes=10)
+    batch_size: int = 200

@@ -30,7 +30,8 @@ from paywindow.errors import (
     GatewayUnavailable,
     NotFound,
 )
-from paywindow.payments.checkout import CheckoutPolicy, ensure_checkout, open_order, order_view
+from paywindow.payments.checkout import CheckoutPolicy, ensure_checkout
+from paywindow.payments.orders import open_order, order_view
 from paywindow.resources import Resources
 from paywindow.web.errors import Forbidden, ReceiptsNotConfigured, Unauthorized, error_response
 from paywindow.web.orders_input import OrderIn

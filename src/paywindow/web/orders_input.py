@@ -15,7 +15,7 @@ from babel.numbers import list_currencies
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from paywindow.errors import InvalidRequest
-from paywindow.payments.checkout import LineItem, OrderRequest
+from paywindow.payments.orders import LineItem, OrderRequest
 from paywindow.web.orders_schema import ORDER_ID_PATTERN
 
 __all__ = ["BuyerIn", "LineIn", "OrderIn"]

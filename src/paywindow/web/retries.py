@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from paywindow.errors import GatewayRejected
-from paywindow.retries.attempt import RetryPolicy, retry_now
+from paywindow.retries import RetryPolicy, retry_now
 from paywindow.retries.plans import plan_view
 from paywindow.web.errors import error_response
 
