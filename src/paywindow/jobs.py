@@ -65,7 +65,7 @@ def expire_windows(
 
     ``sleep`` and ``max_nap`` are how the timer waits (the demo moves a manual clock);
     ``on_closed`` hears of each window the timer closed, before Stripe is told."""
-    from paywindow.inbox import backstop, process_due
+    from paywindow.inbox import backstop_sweep, process_due
     from paywindow.payments import (
         DeadlineTimer,
         close_overdue,
@@ -74,7 +74,7 @@ def expire_windows(
     )
 
     engine, client = res.engine, res.stripe
-    synced = backstop(engine, client, clock.now())
+    synced = backstop_sweep(engine, client, clock.now())
     if synced:
         process_due(engine, clock.now())
     overdue = close_overdue(engine, clock.now())

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from paywindow.inbox.backstop import backstop
+from paywindow.inbox.backstop import backstop_sweep
 from paywindow.payments.expiry import (
     DeadlineTimer,
     close_overdue,
@@ -109,7 +109,8 @@ def test_a_payment_one_second_before_the_deadline_wins_over_the_expiry(engine: E
         assert close_overdue(world.engine, world.clock.now()) == ["ord_race"]
         assert expire_stripe_sessions(world.engine, world.stripe, world.clock.now()) == 0
         assert (
-            backstop(world.engine, world.stripe, world.clock.now(), stale_after=timedelta(0)) == 1
+            backstop_sweep(world.engine, world.stripe, world.clock.now(), stale_after=timedelta(0))
+            == 1
         )
         world.settle()
         got = _order(world, "ord_race")
@@ -130,7 +131,7 @@ def test_a_missed_completion_webhook_is_recovered_by_the_backstop(world: World) 
     world.settle()
     assert _order(world, "ord_silent")["state"] == "awaiting_payment"
     world.advance(timedelta(minutes=6))
-    assert backstop(world.engine, world.stripe, world.clock.now()) == 1
+    assert backstop_sweep(world.engine, world.stripe, world.clock.now()) == 1
     world.settle()
     assert _order(world, "ord_silent")["state"] == "paid"
-    assert backstop(world.engine, world.stripe, world.clock.now()) == 0
+    assert backstop_sweep(world.engine, world.stripe, world.clock.now()) == 0

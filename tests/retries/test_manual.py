@@ -141,3 +141,13 @@ def test_cli_retry_and_report(cli_env: World, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "recovery 0.0% (0/1)" in result.output
     assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".csv", ".html"]
+
+
+def test_support_retries_run_on_the_configured_offsets(engine: Engine) -> None:
+    """The retry API plans with the operator's offsets, as the scheduled runs do."""
+    res = resources_for(engine, retry_offsets="2h,4h", retry_lease=300)
+    service = OrdersService.from_resources(res, SystemClock())
+    assert service.retries is not None
+    assert service.retries.offsets == (timedelta(hours=2), timedelta(hours=4))
+    assert service.retries.lease == timedelta(minutes=5)
+    assert service.retries.checkout is res.checkout

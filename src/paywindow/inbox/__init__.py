@@ -12,7 +12,7 @@ from paywindow._faces import face
 
 if TYPE_CHECKING:
     from paywindow.inbox.backfill import backfill_events, resync_orders
-    from paywindow.inbox.backstop import backstop, record_session
+    from paywindow.inbox.backstop import backstop_sweep, record_session
     from paywindow.inbox.eventlog import event_row, insert_events, parse_event
     from paywindow.inbox.processor import process_due, process_events, replay
     from paywindow.inbox.worker import ProcessorThread
@@ -22,7 +22,7 @@ __all__ = [
     "EventWriter",
     "ProcessorThread",
     "backfill_events",
-    "backstop",
+    "backstop_sweep",
     "event_row",
     "insert_events",
     "parse_event",
@@ -39,7 +39,7 @@ __getattr__ = face(
         "EventWriter": "writer",
         "ProcessorThread": "worker",
         "backfill_events": "backfill",
-        "backstop": "backstop",
+        "backstop_sweep": "backstop",
         "event_row": "eventlog",
         "insert_events": "eventlog",
         "parse_event": "eventlog",

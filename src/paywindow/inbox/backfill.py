@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 
 from paywindow.errors import WebhookRejected
 from paywindow.gateway.events import events_since
-from paywindow.inbox.backstop import backstop
+from paywindow.inbox.backstop import backstop_sweep
 from paywindow.inbox.eventlog import event_row, insert_events, parse_event
 from paywindow.inbox.processor import process_due
 from paywindow.store.tables import orders
@@ -64,6 +64,6 @@ def resync_orders(
                 select(orders.c.id).where(orders.c.created_at >= start, orders.c.created_at < end)
             ).scalars()
         )
-    recorded = backstop(engine, client, now, order_ids=ids) if ids else 0
+    recorded = backstop_sweep(engine, client, now, order_ids=ids) if ids else 0
     applied = process_due(engine, now, limit=100_000)
     return BackfillReport(len(ids), recorded, dict(applied.counts))

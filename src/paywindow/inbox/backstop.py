@@ -1,6 +1,6 @@
 """The backstop: what Stripe says of sessions we have not heard about, recorded as events.
 
-A webhook can be lost. :func:`backstop` re-reads at Stripe the sessions of unsettled orders
+A webhook can be lost. :func:`backstop_sweep` re-reads at Stripe the sessions of unsettled orders
 that have not been synced for a while, and records what Stripe says (complete, expired) as an
 event in the log with source ``backstop``, so it goes through the same processor as a webhook
 would. :func:`record_session` does the same for one session that checkout or a retry found
@@ -23,7 +23,7 @@ from paywindow.inbox.processor import process_events
 from paywindow.payments import OPEN_STATES, OrderState
 from paywindow.store.tables import attempts, orders
 
-__all__ = ["backstop", "record_session"]
+__all__ = ["backstop_sweep", "record_session"]
 
 #: Orders the backstop watches: unsettled, or expired by us with a session Stripe may have
 #: completed just before the deadline.
@@ -34,7 +34,7 @@ _UNSETTLED = [
 ]
 
 
-def backstop(
+def backstop_sweep(
     engine: Engine,
     client: stripe.StripeClient,
     now: datetime,

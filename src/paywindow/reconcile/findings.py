@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from paywindow.errors import NotFound
-from paywindow.money import Money
-from paywindow.reconcile.matching import Finding, as_money
+from paywindow.reconcile.matching import Amounts, Finding
 from paywindow.store.tables import reconcile_findings, reconcile_run_findings, reconcile_runs
 
 __all__ = [
@@ -45,7 +44,7 @@ ALL = "all"
 
 
 @dataclass(frozen=True)
-class StoredFinding:
+class StoredFinding(Amounts):
     """A finding as stored, with its id and resolution."""
 
     id: int
@@ -65,16 +64,6 @@ class StoredFinding:
     @property
     def status(self) -> FindingStatus:
         return FindingStatus.RESOLVED if self.resolved_at else FindingStatus.OPEN
-
-    @property
-    def local_money(self) -> Money | None:
-        """The amount paywindow held, as Money (None when there is none, or no currency)."""
-        return as_money(self.local_amount, self.currency)
-
-    @property
-    def stripe_money(self) -> Money | None:
-        """The amount Stripe held, as Money (None when there is none, or no currency)."""
-        return as_money(self.stripe_amount, self.currency)
 
 
 def start_run(

@@ -86,8 +86,26 @@ class Slas:
         }
 
 
+class Amounts:
+    """Both sides' amounts of a finding as Money in its currency (None when a side has none)."""
+
+    local_amount: int | None
+    stripe_amount: int | None
+    currency: str | None
+
+    @property
+    def local_money(self) -> Money | None:
+        """The amount paywindow holds, as Money."""
+        return as_money(self.local_amount, self.currency)
+
+    @property
+    def stripe_money(self) -> Money | None:
+        """The amount Stripe holds, as Money."""
+        return as_money(self.stripe_amount, self.currency)
+
+
 @dataclass(frozen=True)
-class Finding:
+class Finding(Amounts):
     """One discrepancy between Stripe and paywindow, with the facts on both sides."""
 
     kind: FindingKind
@@ -103,16 +121,6 @@ class Finding:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", FindingKind(self.kind))
-
-    @property
-    def local_money(self) -> Money | None:
-        """The amount paywindow holds, as Money (None when there is none, or no currency)."""
-        return as_money(self.local_amount, self.currency)
-
-    @property
-    def stripe_money(self) -> Money | None:
-        """The amount Stripe holds, as Money (None when there is none, or no currency)."""
-        return as_money(self.stripe_amount, self.currency)
 
     @property
     def fingerprint(self) -> str:

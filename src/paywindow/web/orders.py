@@ -33,6 +33,7 @@ from paywindow.errors import (
 from paywindow.payments.checkout import CheckoutPolicy, ensure_checkout
 from paywindow.payments.orders import open_order, order_view
 from paywindow.resources import Resources
+from paywindow.retries import RetryPolicy
 from paywindow.web.errors import Forbidden, ReceiptsNotConfigured, Unauthorized, error_response
 from paywindow.web.orders_input import OrderIn
 from paywindow.web.orders_schema import (
@@ -67,6 +68,8 @@ class OrdersService:
     support_token: str | None = None
     max_body: int = 64 * 1024
     receipts: Any | None = None  # a paywindow.receipts.service.ReceiptService
+    #: the retry policy support's manual retry runs under (the settings'; default offsets if None)
+    retries: RetryPolicy | None = None
 
     @classmethod
     def from_resources(cls, res: Resources, clock: Clock) -> OrdersService:
@@ -83,6 +86,7 @@ class OrdersService:
             ),
             max_body=configured.api_max_body,
             receipts=res.receipts if res.has_receipts else None,
+            retries=res.retries,
         )
 
     def __post_init__(self) -> None:

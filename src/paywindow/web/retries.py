@@ -22,11 +22,10 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/orders")
 
 
-def _policy(request: Request, service: Any) -> RetryPolicy:
-    configured = getattr(request.app.state, "retry_policy", None)
-    if isinstance(configured, RetryPolicy):
-        return configured
-    return RetryPolicy(checkout=service.policy)
+def _policy(service: Any) -> RetryPolicy:
+    """The service's retry policy (``serve`` sets the settings'), else the default offsets."""
+    configured = service.retries
+    return configured if configured is not None else RetryPolicy(checkout=service.policy)
 
 
 @router.post("/{order_id}/retry")
@@ -40,7 +39,7 @@ def retry_order(order_id: str, request: Request) -> JSONResponse:
             service.engine,
             service.client,
             order_id,
-            _policy(request, service),
+            _policy(service),
             service.clock.now(),
         )
     except GatewayRejected as exc:  # Stripe refused the charge or the link: 502

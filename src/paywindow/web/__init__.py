@@ -1,0 +1,1 @@
+"""The web shell: the ASGI app and every route, with one exception -> HTTP map."""
