@@ -11,8 +11,8 @@ expire_windows         ``expire-windows`` (every minute)           ``paywindow w
 process_events         ``process-events`` (every 5 minutes)        ``paywindow events process``
 backfill_events        ``backfill-events`` (ad hoc)                ``paywindow events backfill``
 resync_orders          ``resync-orders`` (ad hoc)                  ``paywindow orders resync``
-schedule_retries       ``schedule-retries`` (every 5 minutes)      ``paywindow retry run``
-retry_order            (support)                                   ``paywindow retry order``
+schedule_retries       ``schedule-retries`` (every 5 minutes)      —
+retry_order            (support; ``POST /v1/orders/{id}/retry``)   ``paywindow retry ORDER``
 render_receipts        ``render-receipts`` (continuous)            ``paywindow receipts run``
 render_due_receipts    ``backfill-receipts`` (ad hoc)              ``paywindow receipts render``
 sync_ledger            ``reconcile-daily``, ``reconcile-range``    ``paywindow ledger sync``
