@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-FACES = ("payments", "inbox", "retries", "receipts", "reconcile")
+FACES = ("payments", "inbox", "retries", "receipts", "reconcile", "notify")
 #: Lower layers never import higher ones; domain packages (3.x) may import a sibling of an
 #: equal or lower rank, through its face.
 LAYERS = {

@@ -18,6 +18,8 @@ render_due_receipts    ``backfill-receipts`` (ad hoc)              ``paywindow r
 sync_ledger            ``reconcile-daily``, ``reconcile-range``    ``paywindow ledger sync``
 reconcile_period       ``reconcile-daily``, ``reconcile-range``    ``paywindow reconcile``
 check_health           ``check-health`` (every 10 minutes)         ``paywindow alerts check``
+deliver_notifications  ``deliver-notifications`` (continuous)      ``paywindow notifications
+                                                                   deliver``
 =====================  ==========================================  ===========================
 """
 
@@ -38,6 +40,7 @@ from paywindow.resources import Resources
 __all__ = [
     "backfill_events",
     "check_health",
+    "deliver_notifications",
     "expire_windows",
     "process_events",
     "reconcile_period",
@@ -261,3 +264,29 @@ def check_health(res: Resources, clock: Clock) -> list[Any]:
     from paywindow.health import health_signals
 
     return health_signals(res.engine, clock.now(), res.settings.alerts_receipt_pending_after)
+
+
+def deliver_notifications(
+    res: Resources,
+    clock: Clock,
+    *,
+    max_runtime: float | None = None,
+    stop: threading.Event | None = None,
+    once: bool = False,
+) -> dict[str, Any]:
+    """Deliver the outbox to the marketplace's endpoints: one pass (``once``), or pass after
+    pass until ``stop`` is set or ``max_runtime`` seconds have passed. Returns the totals."""
+    from paywindow.notify import Relay
+
+    stop = stop or threading.Event()
+    deadline = None if max_runtime is None else time.monotonic() + max_runtime
+    totals: dict[str, Any] = {}
+    with Relay(res.engine, clock, config=res.relay) as relay:
+        while True:
+            report = relay.run_once().as_dict()
+            for key, value in report.items():
+                totals[key] = totals.get(key, 0 if isinstance(value, int) else []) + value
+            if once or stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                return totals
+            if not report["sequenced"] and not report["delivered"] and not report["failed"]:
+                stop.wait(res.settings.notify_poll_interval)

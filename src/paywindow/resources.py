@@ -27,6 +27,7 @@ from paywindow.settings import Settings, load_settings
 if TYPE_CHECKING:
     import stripe
 
+    from paywindow.notify.relay import RelayConfig
     from paywindow.payments.checkout import CheckoutPolicy
     from paywindow.receipts.service import ReceiptConfig, ReceiptService
     from paywindow.receipts.signing import UrlSigner
@@ -41,6 +42,7 @@ __all__ = [
     "engine_from",
     "open_resources",
     "receipt_service",
+    "relay_config",
     "reports_dir",
     "retry_policy",
     "slas",
@@ -92,6 +94,10 @@ class Resources:
     @cached_property
     def slas(self) -> Slas:
         return slas(self.settings)
+
+    @cached_property
+    def relay(self) -> RelayConfig:
+        return relay_config(self.settings)
 
     @cached_property
     def sql_dir(self) -> Path:
@@ -161,6 +167,12 @@ def retry_policy(settings: Settings, checkout: CheckoutPolicy | None = None) -> 
         lease=settings.retry_lease,
         batch_size=settings.retry_batch_size,
     )
+
+
+def relay_config(settings: Settings) -> RelayConfig:
+    from paywindow.notify.relay import RelayConfig
+
+    return RelayConfig(timeout=settings.notify_timeout, workers=settings.notify_workers)
 
 
 def slas(settings: Settings) -> Slas:

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         description="Support's bearer token: reads orders and runs support actions (/retry); "
         "must differ from the API token.",
     )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="The operator's bearer token for /v1/notification_endpoints (webhook "
+        "endpoints and their secrets); must differ from the other two.",
+    )
     payment_window: timedelta = Field(
         default=timedelta(hours=24),
         description="Time a buyer has to pay: an ISO-8601 duration (PT24H) or seconds.",
@@ -239,6 +244,20 @@ class Settings(BaseSettings):
     )
     processor_max_attempts: int = Field(
         default=12, ge=1, description="Attempts before a failing event stops being retried."
+    )
+
+    notify_timeout: float = Field(
+        default=15.0, gt=0, le=60, description="Seconds a marketplace endpoint has to answer."
+    )
+    notify_workers: int = Field(
+        default=16, ge=1, le=256, description="Deliveries in flight at once, per relay."
+    )
+    notify_poll_interval: float = Field(
+        default=0.2, gt=0, description="Seconds between relay passes when idle."
+    )
+    alerts_notify_backlog_after: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="A notification still undelivered after this long raises an alert.",
     )
 
     @field_validator("stripe_webhook_secrets", mode="before")

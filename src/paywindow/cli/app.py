@@ -36,6 +36,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ledger": ("reconcile", "ledger_app"),
     "findings": ("reconcile", "findings_app"),
     "report": ("retries", "report_app"),
+    "notifications": ("notifications", "notifications_app"),
 }
 
 

@@ -32,8 +32,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     processor: bool = typer.Option(True, help="Also apply recorded events in the background."),
+    relay: bool = typer.Option(
+        True, help="Also deliver notifications to the marketplace's endpoints."
+    ),
 ) -> None:
-    """Run the webhook recorder (POST /webhooks/stripe, GET /healthz) and the event processor."""
+    """Run the webhook recorder (POST /webhooks/stripe, GET /healthz), the order API, the
+    event processor and the notification relay."""
     import uvicorn
 
     from paywindow.clock import SystemClock
@@ -61,6 +65,8 @@ def serve(
             run_processor=processor,
             poll_interval=configured.processor_poll_interval,
             max_attempts=configured.processor_max_attempts,
+            relay=res.relay if relay else None,
+            relay_poll_interval=configured.notify_poll_interval,
         )
         # log_config=None: uvicorn's own records go through paywindow's JSON, redacting handler.
         # Proxy headers only from the proxies named: uvicorn would trust loopback by default.

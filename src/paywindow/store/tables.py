@@ -34,6 +34,9 @@ __all__ = [
     "event_log",
     "ledger_cursors",
     "metadata",
+    "notification_attempts",
+    "notification_deliveries",
+    "notification_endpoints",
     "order_items",
     "order_transitions",
     "orders",
@@ -225,8 +228,64 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", _Ts, nullable=False),
     Column("published_at", _Ts),
+    # the feed position: given in the order messages became visible (paywindow.notify.feed)
+    Column("seq", BigInteger),
     UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
     Index("ix_outbox_unpublished", "published_at", "id"),
+    Index("uq_outbox_seq", "seq", unique=True),
+)
+
+# --- notifications: the outbox delivered as signed webhooks ---------------------------
+
+notification_endpoints = Table(
+    "notification_endpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("topics", Text),  # a JSON list; NULL is every topic
+    Column("secret", String(128), nullable=False),
+    Column("previous_secret", String(128)),  # still signs until previous_until (rotation)
+    Column("previous_until", _Ts),
+    Column("description", String(255)),
+    Column("created_at", _Ts, nullable=False),
+    Column("disabled_at", _Ts),
+    Column("disabled_reason", String(255)),
+    Column("failing_since", _Ts),
+)
+
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("message_id", _Id, ForeignKey("outbox.id"), nullable=False),
+    Column("endpoint_id", String(40), ForeignKey("notification_endpoints.id"), nullable=False),
+    Column("order_id", String(64)),
+    Column("seq", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", _Ts, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", _Ts),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("delivered_at", _Ts),
+    Column("created_at", _Ts, nullable=False),
+    UniqueConstraint("message_id", "endpoint_id", name="uq_notification_deliveries"),
+    Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_notification_deliveries_order", "endpoint_id", "order_id", "seq"),
+)
+
+notification_attempts = Table(
+    "notification_attempts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", _Id, ForeignKey("notification_deliveries.id"), nullable=False),
+    Column("attempted_at", _Ts, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Integer),
+    Column("response_excerpt", String(500)),
+    Column("error", String(500)),
+    Index("ix_notification_attempts_delivery", "delivery_id"),
 )
 
 

@@ -26,6 +26,7 @@ from paywindow.clock import Clock
 from paywindow.errors import ConfigError
 from paywindow.inbox.worker import ProcessorThread
 from paywindow.inbox.writer import EventWriter
+from paywindow.notify.relay import RelayConfig, RelayThread
 from paywindow.web.errors import install_error_handlers
 from paywindow.web.orders import OrdersService, install_orders_api
 from paywindow.web.server_errors import (
@@ -53,6 +54,9 @@ class RecorderConfig:
     max_attempts: int = 12
     counters: Counter[str] = field(default_factory=Counter)
     orders: OrdersService | None = None
+    #: the notification relay serve runs beside the processor (None: not in this process)
+    relay: RelayConfig | None = None
+    relay_poll_interval: float = 0.2
 
     def __post_init__(self) -> None:
         if self.tolerance <= 0:  # 0 must not mean "no age check"
@@ -60,7 +64,7 @@ class RecorderConfig:
 
 
 def create_app(config: RecorderConfig) -> WebhookEndpoint:
-    """Build the recorder app; the processor thread starts and stops with it.
+    """Build the recorder app; the processor (and relay) threads start and stop with it.
 
     The webhook path is served by :class:`WebhookEndpoint` in front of FastAPI; FastAPI
     serves the rest (``/healthz`` and, later, the order API) and runs the lifespan.
@@ -75,6 +79,16 @@ def create_app(config: RecorderConfig) -> WebhookEndpoint:
         if config.run_processor
         else None
     )
+    relay = (
+        RelayThread(
+            config.engine,
+            config.clock,
+            poll_interval=config.relay_poll_interval,
+            config=config.relay,
+        )
+        if config.relay is not None
+        else None
+    )
     writer = EventWriter(config.engine, on_commit=processor.wake if processor else None)
     kept = ServerErrorLog(config.engine, config.clock)
 
@@ -84,9 +98,13 @@ def create_app(config: RecorderConfig) -> WebhookEndpoint:
         await writer.start()
         if processor is not None:
             processor.start()
+        if relay is not None:
+            relay.start()
         try:
             yield
         finally:
+            if relay is not None:
+                relay.stop()
             if processor is not None:
                 processor.stop()
             await writer.stop()

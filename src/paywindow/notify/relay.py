@@ -1,0 +1,548 @@
+"""The relay: the outbox delivered to the marketplace's endpoints, at least once, in order.
+
+One pass (:meth:`Relay.run_once`):
+
+1. **Sequence** committed messages (:func:`paywindow.notify.feed.sequence`).
+2. **Fan out** each new message to every enabled endpoint subscribed to its topic: one
+   delivery row per (message, endpoint); the message's ``published_at`` is set then.
+3. **Claim** due deliveries (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer):
+   pending, due, not held by a live claim, the endpoint enabled, and no earlier delivery of
+   the same order to the same endpoint still pending — so ``order.paid`` never overtakes the
+   ``payment.retry_link`` before it. A claim is a lease: a relay killed mid-delivery leaves
+   it to run out, and the message is delivered again with the same ``webhook-id``.
+4. **Deliver** each claimed one (signed, :mod:`paywindow.notify.signing`), record the attempt
+   (status, latency, an excerpt of the answer, the error), and settle it: 2xx delivered; 410
+   disables the endpoint at once; anything else is tried again on :data:`SCHEDULE` (with
+   jitter), and after the last try the delivery is dead. An endpoint failing for
+   :data:`DISABLE_AFTER` is disabled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import partial
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, Engine, and_, exists, func, select, update
+from sqlalchemy.orm import aliased
+
+from paywindow.clock import Clock
+from paywindow.errors import StoreUnavailable
+from paywindow.notify.endpoints import Endpoint, disable_endpoint, list_endpoints, subscribed
+from paywindow.notify.feed import message_id, message_view, sequence
+from paywindow.notify.signing import headers
+from paywindow.observability import metrics
+from paywindow.store.sql import insert_ignoring_conflicts
+from paywindow.store.tables import (
+    notification_attempts,
+    notification_deliveries,
+    notification_endpoints,
+    outbox,
+)
+
+__all__ = [
+    "DISABLE_AFTER",
+    "SCHEDULE",
+    "DeliveryStatus",
+    "Relay",
+    "RelayConfig",
+    "RelayReport",
+    "RelayThread",
+    "replay",
+]
+
+log = logging.getLogger(__name__)
+
+#: Seconds before each try (Svix's schedule): at once, then 5 s, 5 min, 30 min, 2 h, 5 h,
+#: 10 h and 10 h after the previous failure; after the eighth failure the delivery is dead.
+SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+#: An endpoint that has failed every delivery for this long is disabled.
+DISABLE_AFTER = timedelta(days=5)
+_EXCERPT = 500
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    timeout: float = 15.0
+    batch: int = 200
+    workers: int = 16
+    lease: timedelta = timedelta(seconds=60)
+    jitter: float = 0.1
+    schedule: tuple[float, ...] = SCHEDULE
+    disable_after: timedelta = DISABLE_AFTER
+
+
+@dataclass
+class RelayReport:
+    sequenced: int = 0
+    queued: int = 0
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    disabled: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return self.delivered + self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sequenced": self.sequenced,
+            "queued": self.queued,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "dead": self.dead,
+            "endpoints_disabled": list(self.disabled),
+        }
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    attempts: int
+    endpoint_id: str
+    message_id: int
+    created_at: datetime
+    body: bytes
+
+
+class Relay:
+    """Delivers notifications; safe to run in several processes at once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        config: RelayConfig | None = None,
+        http: httpx.Client | None = None,
+        worker: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.config = config or RelayConfig()
+        self._own_http = http is None
+        self.http = http or httpx.Client(
+            timeout=self.config.timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=self.config.workers * 2),
+            headers={"user-agent": "paywindow-webhooks/1"},
+        )
+        self.worker = worker or f"relay-{uuid.uuid4().hex[:12]}"
+        self.rng = rng or random.Random()
+        self._pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="notify")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._own_http:
+            self.http.close()
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- one pass ---------------------------------------------------------------------
+
+    def run_once(self) -> RelayReport:
+        """Sequence, fan out, then deliver everything due now; returns what happened."""
+        report = RelayReport(sequenced=sequence(self.engine))
+        report.queued = self.fan_out()
+        while True:
+            claimed = self.claim()
+            if not claimed:
+                break
+            known = {e.id: e for e in list_endpoints(self.engine)}
+            outcomes = list(self._pool.map(partial(self._deliver, endpoints=known), claimed))
+            for outcome in outcomes:
+                if outcome == "delivered":
+                    report.delivered += 1
+                elif outcome == "dead":
+                    report.failed += 1
+                    report.dead += 1
+                else:
+                    report.failed += 1
+            report.disabled.extend(self._disable_failing())
+            if len(claimed) < self.config.batch:
+                break
+        return report
+
+    def fan_out(self, *, limit: int = 5_000) -> int:
+        """One delivery per enabled, subscribed endpoint for each new message; how many."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            query = (
+                select(outbox.c.id, outbox.c.topic, outbox.c.order_id, outbox.c.seq)
+                .where(outbox.c.published_at.is_(None), outbox.c.seq.is_not(None))
+                .order_by(outbox.c.seq)
+                .limit(limit)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            messages = conn.execute(query).all()
+            if not messages:
+                return 0
+            endpoints = list_endpoints(conn, active=True)
+            rows = [
+                {
+                    "message_id": m.id,
+                    "endpoint_id": endpoint.id,
+                    "order_id": m.order_id,
+                    "seq": m.seq,
+                    "status": DeliveryStatus.PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for m in messages
+                for endpoint in subscribed(endpoints, m.topic)
+            ]
+            queued = insert_ignoring_conflicts(conn, notification_deliveries, rows) if rows else 0
+            ids = [m.id for m in messages]
+            conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=now))
+        metrics().increment("notifications.queued", queued)
+        return queued
+
+    def claim(self) -> list[_Claimed]:
+        """Take a lease on the next due deliveries (at most ``batch``), oldest first."""
+        now = self.clock.now()
+        d, earlier = notification_deliveries, aliased(notification_deliveries)
+        blocked = exists().where(
+            earlier.c.endpoint_id == d.c.endpoint_id,
+            earlier.c.order_id == d.c.order_id,
+            earlier.c.seq < d.c.seq,
+            earlier.c.status == DeliveryStatus.PENDING,
+        )
+        enabled = exists().where(
+            notification_endpoints.c.id == d.c.endpoint_id,
+            notification_endpoints.c.disabled_at.is_(None),
+        )
+        free = (d.c.claimed_until.is_(None)) | (d.c.claimed_until < now)
+        query = (
+            select(d.c.id, d.c.attempts, d.c.endpoint_id, d.c.message_id)
+            .where(d.c.status == DeliveryStatus.PENDING, d.c.next_attempt_at <= now, free)
+            .where(enabled, ~and_(d.c.order_id.is_not(None), blocked))
+            .order_by(d.c.seq)
+            .limit(self.config.batch)
+        )
+        try:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update(of=d, skip_locked=True)
+                rows = conn.execute(query).all()
+                if not rows:
+                    return []
+                ids = [r.id for r in rows]
+                conn.execute(
+                    update(d)
+                    .where(d.c.id.in_(ids))
+                    .values(claimed_by=self.worker, claimed_until=now + self.config.lease)
+                )
+                messages = {
+                    m.id: m
+                    for m in conn.execute(
+                        select(outbox).where(outbox.c.id.in_({r.message_id for r in rows}))
+                    )
+                }
+        except StoreUnavailable:
+            log.warning("relay: the database is unavailable; trying again shortly")
+            return []
+        return [
+            _Claimed(
+                r.id,
+                r.attempts,
+                r.endpoint_id,
+                r.message_id,
+                messages[r.message_id].created_at,
+                _body(messages[r.message_id]),
+            )
+            for r in rows
+        ]
+
+    # -- one delivery -----------------------------------------------------------------
+
+    def _deliver(self, claimed: _Claimed, endpoints: dict[str, Endpoint]) -> str:
+        endpoint = endpoints.get(claimed.endpoint_id)
+        if endpoint is None or endpoint.disabled_at is not None:
+            self._release(claimed)
+            return "skipped"
+        now = self.clock.now()
+        # signed at the wall clock's time: the receiver judges freshness by its own clock
+        msg = message_id(claimed.message_id)
+        sent = headers(endpoint.secrets(now), msg, int(time.time()), claimed.body)
+        started = time.perf_counter()
+        status: int | None = None
+        excerpt: str | None = None
+        error: str | None = None
+        try:
+            answer = self.http.post(endpoint.url, content=claimed.body, headers=sent)
+            status, excerpt = answer.status_code, answer.text[:_EXCERPT]
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:_EXCERPT]
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        return self._settle(claimed, endpoint, status, excerpt, error, latency_ms)
+
+    def _settle(
+        self,
+        claimed: _Claimed,
+        endpoint: Endpoint,
+        status: int | None,
+        excerpt: str | None,
+        error: str | None,
+        latency_ms: int,
+    ) -> str:
+        now = self.clock.now()
+        ok = status is not None and 200 <= status < 300
+        attempts = claimed.attempts + 1
+        with self.engine.begin() as conn:
+            conn.execute(
+                notification_attempts.insert().values(
+                    delivery_id=claimed.id,
+                    attempted_at=now,
+                    status_code=status,
+                    latency_ms=latency_ms,
+                    response_excerpt=excerpt,
+                    error=error,
+                )
+            )
+            values: dict[str, Any] = {
+                "attempts": attempts,
+                "last_status": status,
+                "last_error": error or (None if ok else excerpt),
+                "claimed_by": None,
+                "claimed_until": None,
+            }
+            if ok:
+                outcome = DeliveryStatus.DELIVERED.value
+                values |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
+                self._healthy(conn, endpoint.id)
+            elif status == 410:
+                outcome = "gone"
+                values["attempts"] = claimed.attempts  # not the message's fault: it waits
+            elif attempts >= len(self.config.schedule):
+                outcome = DeliveryStatus.DEAD.value
+                values["status"] = DeliveryStatus.DEAD
+                self._failing(conn, endpoint.id, now)
+            else:
+                outcome = "retry"
+                values["next_attempt_at"] = now + self._delay(attempts)
+                self._failing(conn, endpoint.id, now)
+            conn.execute(
+                update(notification_deliveries)
+                .where(notification_deliveries.c.id == claimed.id)
+                .values(**values)
+            )
+        if status == 410:
+            disable_endpoint(self.engine, endpoint.id, now, "the endpoint answered 410 Gone")
+            log.warning("endpoint disabled (410)", extra={"endpoint_id": endpoint.id})
+        self._observe(claimed, endpoint, outcome, status, latency_ms, now)
+        return outcome
+
+    def _delay(self, attempts: int) -> timedelta:
+        base = self.config.schedule[attempts]
+        spread = base * self.config.jitter
+        return timedelta(seconds=max(0.0, base + self.rng.uniform(-spread, spread)))
+
+    def _release(self, claimed: _Claimed) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(notification_deliveries)
+                .where(notification_deliveries.c.id == claimed.id)
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+    @staticmethod
+    def _healthy(conn: Connection, endpoint_id: str) -> None:
+        conn.execute(
+            update(notification_endpoints)
+            .where(notification_endpoints.c.id == endpoint_id)
+            .where(notification_endpoints.c.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+
+    @staticmethod
+    def _failing(conn: Connection, endpoint_id: str, now: datetime) -> None:
+        conn.execute(
+            update(notification_endpoints)
+            .where(notification_endpoints.c.id == endpoint_id)
+            .where(notification_endpoints.c.failing_since.is_(None))
+            .values(failing_since=now)
+        )
+
+    def _disable_failing(self) -> list[str]:
+        """Disable every endpoint that has failed for :data:`DISABLE_AFTER`; their ids."""
+        now = self.clock.now()
+        cutoff = now - self.config.disable_after
+        with self.engine.connect() as conn:
+            ids = (
+                conn.execute(
+                    select(notification_endpoints.c.id).where(
+                        notification_endpoints.c.disabled_at.is_(None),
+                        notification_endpoints.c.failing_since < cutoff,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        reason = f"every delivery failed for {self.config.disable_after.days} days"
+        for endpoint_id in ids:
+            disable_endpoint(self.engine, endpoint_id, now, reason)
+            metrics().increment("notifications.endpoints_disabled")
+            log.warning("endpoint disabled (failing)", extra={"endpoint_id": endpoint_id})
+        return list(ids)
+
+    @staticmethod
+    def _observe(
+        claimed: _Claimed,
+        endpoint: Endpoint,
+        outcome: str,
+        status: int | None,
+        latency_ms: int,
+        now: datetime,
+    ) -> None:
+        tags = {"outcome": outcome}
+        if outcome == DeliveryStatus.DELIVERED:
+            metrics().increment("notifications.delivered")
+            age = (now - claimed.created_at).total_seconds()
+            metrics().distribution("notifications.latency_seconds", age)
+        else:
+            metrics().increment("notifications.failed", tags=tags)
+        metrics().distribution("notifications.attempt_ms", latency_ms, tags=tags)
+        extra = {
+            "endpoint_id": endpoint.id,
+            "message_id": message_id(claimed.message_id),
+            "status": status,
+            "attempt": claimed.attempts + 1,
+        }
+        level = logging.INFO if outcome == DeliveryStatus.DELIVERED else logging.WARNING
+        log.log(level, "notification %s", outcome, extra=extra)
+
+
+def _body(row: Any) -> bytes:
+    return json.dumps(message_view(row), separators=(",", ":"), sort_keys=True).encode()
+
+
+def replay(
+    engine: Engine,
+    now: datetime,
+    *,
+    message_ids: list[int] | None = None,
+    since: datetime | None = None,
+    endpoint_id: str | None = None,
+) -> int:
+    """Deliver chosen messages again (by id, or every one since ``since``), to every endpoint
+    that had them or to ``endpoint_id`` (which then gets them even if it never had); how many
+    deliveries were scheduled."""
+    query = select(outbox.c.id, outbox.c.topic, outbox.c.order_id, outbox.c.seq)
+    query = query.where(outbox.c.seq.is_not(None))
+    if message_ids:
+        query = query.where(outbox.c.id.in_(message_ids))
+    if since is not None:
+        query = query.where(outbox.c.created_at >= since)
+    scheduled = 0
+    with engine.begin() as conn:
+        messages = conn.execute(query).all()
+        reset = {
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        for m in messages:
+            target = notification_deliveries.c.message_id == m.id
+            if endpoint_id is not None:
+                target &= notification_deliveries.c.endpoint_id == endpoint_id
+                new = {
+                    "message_id": m.id,
+                    "endpoint_id": endpoint_id,
+                    "order_id": m.order_id,
+                    "seq": m.seq,
+                    "created_at": now,
+                    **reset,
+                }
+                scheduled += insert_ignoring_conflicts(conn, notification_deliveries, [new])
+            scheduled += conn.execute(
+                update(notification_deliveries)
+                .where(target, notification_deliveries.c.status != DeliveryStatus.PENDING)
+                .values(**reset)
+            ).rowcount
+    return scheduled
+
+
+def backlog(engine: Engine, now: datetime) -> dict[str, Any]:
+    """Pending deliveries, the age of the oldest, and dead ones: for metrics and alerts."""
+    d = notification_deliveries
+    with engine.connect().execution_options(read_only=True) as conn:
+        pending, oldest = conn.execute(
+            select(func.count(), func.min(d.c.created_at)).where(
+                d.c.status == DeliveryStatus.PENDING
+            )
+        ).one()
+        dead = conn.execute(
+            select(func.count()).where(d.c.status == DeliveryStatus.DEAD)
+        ).scalar_one()
+    age = (now - oldest).total_seconds() if oldest is not None else 0.0
+    return {"pending": int(pending), "oldest_pending_s": age, "dead": int(dead)}
+
+
+class RelayThread:
+    """Keeps delivering in the background (``serve`` runs one unless told not to)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        poll_interval: float = 0.2,
+        config: RelayConfig | None = None,
+        on_pass: Callable[[RelayReport], None] | None = None,
+    ) -> None:
+        self.relay = Relay(engine, clock, config=config)
+        self.poll_interval = poll_interval
+        self.on_pass = on_pass
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notify-relay", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self.relay.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self.relay.run_once()
+                if self.on_pass is not None:
+                    self.on_pass(report)
+            except Exception:  # keep delivering; the failure is logged with its traceback
+                log.exception("relay pass failed")
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
