@@ -40,6 +40,8 @@ RECEIPTS_PENDING = "paywindow.receipts.pending_too_long"
 RECONCILE_FINDINGS = "paywindow.reconcile.findings"
 SERVER_ERRORS = "paywindow.http.server_errors"
 PAYMENTS_HELD = "paywindow.payments.held_for_review"
+NOTIFICATIONS_BACKLOG = "paywindow.notifications.backlog"
+NOTIFICATIONS_DEAD = "paywindow.notifications.dead"
 
 #: paywindow's deployments (prefect.yaml); a failed or crashed run of any of them alerts.
 DEPLOYMENTS = (
@@ -53,6 +55,7 @@ DEPLOYMENTS = (
     "render-receipts",
     "backfill-receipts",
     "check-health",
+    "deliver-notifications",
 )
 
 
@@ -114,6 +117,21 @@ ALERTS = (
         events=(PAYMENTS_HELD,),
         match={"prefect.resource.id": "paywindow.payments"},
         runbook="payments-held-for-review",
+    ),
+    Alert(
+        name=PREFIX + "notifications backlog",
+        meaning="A notification to the marketplace has waited longer than the threshold.",
+        events=(NOTIFICATIONS_BACKLOG,),
+        match={"prefect.resource.id": "paywindow.notifications"},
+        runbook="notifications-backlog",
+    ),
+    Alert(
+        name=PREFIX + "notifications dead",
+        meaning="Notifications gave up after every retry, or an endpoint was disabled for "
+        "failing: the marketplace has not heard of these decisions.",
+        events=(NOTIFICATIONS_DEAD,),
+        match={"prefect.resource.id": "paywindow.notifications"},
+        runbook="notifications-dead",
     ),
 )
 
@@ -186,6 +204,7 @@ def health_signals(
     *,
     server_errors_within: timedelta = timedelta(minutes=10),
     unavailable_threshold: int = 20,
+    notify_backlog_after: timedelta = timedelta(minutes=10),
 ) -> list[Signal]:
     """The domain alert conditions that hold at ``now`` (what ``check-health`` emits).
 
@@ -218,6 +237,21 @@ def health_signals(
     if held:
         payload = {"orders": held, "examples": examples}
         signals.append(Signal(PAYMENTS_HELD, "paywindow.payments", payload))
+    signals.extend(notification_signals(engine, now, notify_backlog_after))
+    return signals
+
+
+def notification_signals(engine: Engine, now: datetime, backlog_after: timedelta) -> list[Signal]:
+    """A backlog older than ``backlog_after``; dead deliveries or endpoints the relay disabled."""
+    from paywindow.notify import backlog
+
+    found = backlog(engine, now)
+    signals = []
+    if found["pending"] and found["oldest_pending_s"] > backlog_after.total_seconds():
+        payload = {**found, "older_than_s": backlog_after.total_seconds()}
+        signals.append(Signal(NOTIFICATIONS_BACKLOG, "paywindow.notifications", payload))
+    if found["dead"] or found["endpoints_disabled"]:
+        signals.append(Signal(NOTIFICATIONS_DEAD, "paywindow.notifications", found))
     return signals
 
 

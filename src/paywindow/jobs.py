@@ -263,7 +263,12 @@ def check_health(res: Resources, clock: Clock) -> list[Any]:
     """The alert conditions that hold now (:class:`paywindow.health.Signal`)."""
     from paywindow.health import health_signals
 
-    return health_signals(res.engine, clock.now(), res.settings.alerts_receipt_pending_after)
+    return health_signals(
+        res.engine,
+        clock.now(),
+        res.settings.alerts_receipt_pending_after,
+        notify_backlog_after=res.settings.alerts_notify_backlog_after,
+    )
 
 
 def deliver_notifications(

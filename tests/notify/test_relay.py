@@ -191,3 +191,28 @@ def test_replay_delivers_the_same_message_id_again(engine: Engine, market: Marke
         relay.run_once()
     assert market.deliveries[first.id] == 2
     assert len(market.received) == 1  # the receiver dedupes by webhook-id
+
+
+def test_backlog_and_dead_messages_raise_alerts(engine: Engine, market: Marketplace) -> None:
+    from paywindow.health import NOTIFICATIONS_BACKLOG, NOTIFICATIONS_DEAD, notification_signals
+
+    endpoint = _endpoint(engine, market)
+    clock = ManualClock(NOW)
+    assert notification_signals(engine, clock.now(), timedelta(minutes=10)) == []
+    _message(engine, "order.paid", "ord_9", 1)
+    market.fail(Fault(status=500))
+    with _relay(engine, clock) as relay:
+        relay.run_once()
+        clock.advance(11 * 60)  # still pending eleven minutes later (retrying): a backlog
+        (backlogged,) = notification_signals(engine, clock.now(), timedelta(minutes=10))
+        assert backlogged.event == NOTIFICATIONS_BACKLOG
+        assert backlogged.payload["pending"] == 1 and backlogged.payload["dead"] == 0
+        for _ in SCHEDULE:
+            clock.advance(36_000)
+            relay.run_once()
+        clock.advance(timedelta(days=2).total_seconds())  # five failing days in all
+        assert relay.run_once().disabled == [endpoint.id]
+    signals = {s.event: s for s in notification_signals(engine, clock.now(), timedelta(days=9))}
+    assert signals[NOTIFICATIONS_DEAD].payload["dead"] == 1
+    assert signals[NOTIFICATIONS_DEAD].payload["endpoints_disabled"] == [endpoint.id]
+    assert NOTIFICATIONS_BACKLOG not in signals  # nothing is pending any more

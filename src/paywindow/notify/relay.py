@@ -53,12 +53,15 @@ from paywindow.store.tables import (
 
 __all__ = [
     "DISABLE_AFTER",
+    "FAILING",
+    "GONE",
     "SCHEDULE",
     "DeliveryStatus",
     "Relay",
     "RelayConfig",
     "RelayReport",
     "RelayThread",
+    "backlog",
     "replay",
 ]
 
@@ -70,6 +73,9 @@ SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 #: An endpoint that has failed every delivery for this long is disabled.
 DISABLE_AFTER = timedelta(days=5)
 _EXCERPT = 500
+#: Why the relay disables an endpoint (an operator's own reasons differ).
+GONE = "the endpoint answered 410 Gone"
+FAILING = "every delivery failed for 5 days"
 
 
 class DeliveryStatus(StrEnum):
@@ -181,10 +187,17 @@ class Relay:
                     report.dead += 1
                 else:
                     report.failed += 1
-            report.disabled.extend(self._disable_failing())
             if len(claimed) < self.config.batch:
                 break
+        report.disabled.extend(self._disable_failing())
+        self._gauges()
         return report
+
+    def _gauges(self) -> None:
+        found = backlog(self.engine, self.clock.now())
+        metrics().gauge("notifications.pending", found["pending"])
+        metrics().gauge("notifications.oldest_undelivered_seconds", found["oldest_pending_s"])
+        metrics().gauge("notifications.dead", found["dead"])
 
     def fan_out(self, *, limit: int = 5_000) -> int:
         """One delivery per enabled, subscribed endpoint for each new message; how many."""
@@ -352,7 +365,7 @@ class Relay:
                 .values(**values)
             )
         if status == 410:
-            disable_endpoint(self.engine, endpoint.id, now, "the endpoint answered 410 Gone")
+            disable_endpoint(self.engine, endpoint.id, now, GONE)
             log.warning("endpoint disabled (410)", extra={"endpoint_id": endpoint.id})
         self._observe(claimed, endpoint, outcome, status, latency_ms, now)
         return outcome
@@ -403,9 +416,8 @@ class Relay:
                 .scalars()
                 .all()
             )
-        reason = f"every delivery failed for {self.config.disable_after.days} days"
         for endpoint_id in ids:
-            disable_endpoint(self.engine, endpoint_id, now, reason)
+            disable_endpoint(self.engine, endpoint_id, now, FAILING)
             metrics().increment("notifications.endpoints_disabled")
             log.warning("endpoint disabled (failing)", extra={"endpoint_id": endpoint_id})
         return list(ids)
@@ -490,7 +502,8 @@ def replay(
 
 
 def backlog(engine: Engine, now: datetime) -> dict[str, Any]:
-    """Pending deliveries, the age of the oldest, and dead ones: for metrics and alerts."""
+    """Pending deliveries, the age of the oldest, dead ones, and the endpoints the relay
+    disabled (410, or failing for days): for metrics and alerts."""
     d = notification_deliveries
     with engine.connect().execution_options(read_only=True) as conn:
         pending, oldest = conn.execute(
@@ -501,8 +514,23 @@ def backlog(engine: Engine, now: datetime) -> dict[str, Any]:
         dead = conn.execute(
             select(func.count()).where(d.c.status == DeliveryStatus.DEAD)
         ).scalar_one()
+        disabled = (
+            conn.execute(
+                select(notification_endpoints.c.id).where(
+                    notification_endpoints.c.disabled_at.is_not(None),
+                    notification_endpoints.c.disabled_reason.in_([GONE, FAILING]),
+                )
+            )
+            .scalars()
+            .all()
+        )
     age = (now - oldest).total_seconds() if oldest is not None else 0.0
-    return {"pending": int(pending), "oldest_pending_s": age, "dead": int(dead)}
+    return {
+        "pending": int(pending),
+        "oldest_pending_s": age,
+        "dead": int(dead),
+        "endpoints_disabled": list(disabled),
+    }
 
 
 class RelayThread:
