@@ -92,3 +92,33 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         assert [e.data.object["id"] for e in events] == [session.id]
         fresh = client.v1.checkout.sessions.create(params=session_params())
         assert client.v1.checkout.sessions.list().data[0].id == fresh.id
+
+
+def test_buyers_act_on_a_retry_link_only_once_told(
+    sandbox: SandboxHandle, client: stripe.StripeClient
+) -> None:
+    """With ``links_need_notice`` a buyer never finds a retry link by themselves: only the
+    marketplace's notice (``notify_buyer``) makes them look, ``notice_to_action_s`` later."""
+    sandbox.buyers(
+        seed=2,
+        p_attempt=1.0,
+        p_pay_retry_link=(1.0,),
+        decline_rate=0.0,
+        async_share=0.0,
+        time_to_pay_median_s=30.0,
+        time_to_pay_sigma=0.01,
+        links_need_notice=True,
+        notice_to_action_s=600.0,
+    )
+    first = client.v1.checkout.sessions.create(params=session_params(client_reference_id="ord_n"))
+    sandbox.advance(120)
+    assert client.v1.checkout.sessions.retrieve(first.id).status == "complete"
+    untold = client.v1.checkout.sessions.create(params=session_params(client_reference_id="ord_n"))
+    told = client.v1.checkout.sessions.create(params=session_params(client_reference_id="ord_n"))
+    assert sandbox.notify_buyer(told.id) is True
+    assert sandbox.notify_buyer(told.id) is False  # a second notice changes nothing
+    sandbox.advance(300)  # before the notice-to-action delay: nobody has looked yet
+    assert client.v1.checkout.sessions.retrieve(told.id).status == "open"
+    sandbox.advance(600)
+    assert client.v1.checkout.sessions.retrieve(told.id).status == "complete"
+    assert client.v1.checkout.sessions.retrieve(untold.id).status == "open"

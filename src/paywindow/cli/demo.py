@@ -70,6 +70,8 @@ class DemoResult:
     seconds: float
     events: dict[str, int] = field(default_factory=dict)
     payouts: tuple[int, int] = (0, 0)
+    #: webhooks the marketplace received (verified), and retry links it told buyers about
+    notifications: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -104,7 +106,9 @@ def run_demo(
     step: timedelta = timedelta(minutes=10),
 ) -> DemoResult:
     """Run the day and print the summary; state lives under ``root`` (./var/demo)."""
+    from paywindow.notify import add_endpoint
     from paywindow.sandbox import running_sandbox
+    from paywindow.sandbox.marketplace import Received, running_marketplace
     from paywindow.sandbox.s3 import running_s3
 
     started = time.perf_counter()
@@ -115,16 +119,28 @@ def run_demo(
     root.mkdir(parents=True, exist_ok=True)
     secret = "whsec_" + new_id("demo", 32)
     clock = ManualClock(START)
+    told: list[str] = []
     with (
         running_s3() as s3,
         running_sandbox(start=START, frozen=True) as sandbox,
         open_resources(_settings(root, sandbox, s3)) as res,
         _recorder(res.engine, clock, secret) as url,
+        running_marketplace() as market,
     ):
         upgrade(res.engine)
         sandbox.register_webhook(f"{url}/webhooks/stripe", secret)
         sandbox.chaos(duplicate=0.1, reorder=20, seed=seed)
-        sandbox.buyers(enabled=True, seed=seed)
+        # buyers hear of a retry link only from the marketplace, a minute before they look
+        sandbox.buyers(enabled=True, seed=seed, links_need_notice=True, notice_to_action_s=60)
+        endpoint = add_endpoint(res.engine, market.url, clock.now())
+        market.secrets.append(endpoint.secret)
+
+        def tell_the_buyer(message: Received) -> None:
+            link = message.type == "payment.retry_link"
+            if link and sandbox.notify_buyer(str(message.data["session_id"])):
+                told.append(message.order_id or "")
+
+        market.on_message = tell_the_buyer
         seller = res.stripe.v1.accounts.create(params={"type": "express"}).id
         day = _Day(res, sandbox, clock, seller, random.Random(seed))
         _simulate(day, orders_count, step, console)
@@ -132,6 +148,7 @@ def run_demo(
         payouts = res.stripe.v1.payouts.list(params={"limit": 100}).auto_paging_iter()
         paid_out = list(payouts)
         result = _result(res.engine, day, findings, report, time.perf_counter() - started)
+        result.notifications = (len(market.received), len(told))
     result.payouts = (len(paid_out), sum(int(p.amount) for p in paid_out))
     _print(console, result, orders_count)
     return result
@@ -239,6 +256,7 @@ def _tick(day: _Day, step: timedelta) -> None:
     _refunds_and_dispute(day)
     _apply(day)
     _render_receipts(day, applied)
+    jobs.deliver_notifications(day.res, day.clock, once=True)
 
 
 def _apply(day: _Day) -> None:
@@ -426,6 +444,10 @@ def _print(console: Console, result: DemoResult, count: int) -> None:
     )
     p99 = _p99(result.receipt_latency)
     table.add_row("receipts stored", f"{len(result.receipt_latency)}, p99 render+store {p99:.2f} s")
+    received, told = result.notifications
+    table.add_row(
+        "webhooks to the marketplace", f"{received} verified, {told} retry links told to buyers"
+    )
     payouts, paid_out = result.payouts
     table.add_row("payouts to the platform's bank", f"{payouts}, {paid_out / 100:,.2f} USD")
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.findings.items())) or "none"

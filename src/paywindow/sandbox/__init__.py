@@ -178,6 +178,13 @@ class SandboxHandle:
         body = {"enabled": enabled, "seed": seed, "model": model}
         self.control("POST", "/_sandbox/buyers", body)
 
+    def notify_buyer(self, session_id: str) -> bool:
+        """Tell the buyer of a retry-link session about it (``links_need_notice`` mode)."""
+        result: dict[str, Any] = self.control(
+            "POST", "/_sandbox/buyers/notify", {"session": session_id}
+        )
+        return bool(result["notified"])
+
     def configure(self, **settings: Any) -> None:
         """Change fees, availability delay, payouts or webhook retry delays at run time."""
         self.control("POST", "/_sandbox/config", settings)

@@ -15,7 +15,12 @@ from typing import Any
 from paywindow.sandbox.buyers import pay_session
 from paywindow.sandbox.engine import Ctx, Engine
 from paywindow.sandbox.outcomes import parse_outcome
-from paywindow.sandbox.population import BuyerModel, BuyerPopulation, install_population
+from paywindow.sandbox.population import (
+    BuyerModel,
+    BuyerPopulation,
+    install_population,
+    notify_buyer,
+)
 from paywindow.sandbox.resources.customers import script_outcomes
 from paywindow.sandbox.resources.events import create_endpoint
 from paywindow.sandbox.webhooks import Chaos, Dispatcher
@@ -158,6 +163,14 @@ def _buyers(engine: Engine, dispatcher: Dispatcher, ctx: Ctx, body: Obj) -> Obj:
     model = BuyerModel.from_json(body.get("model") or {})
     install_population(engine, BuyerPopulation(model, body.get("seed")))
     return {"enabled": True, "model": model.to_json()}
+
+
+@control("POST", "/_sandbox/buyers/notify")
+def _notify_buyer(engine: Engine, dispatcher: Dispatcher, ctx: Ctx, body: Obj) -> Obj:
+    session_id = body.get("session")
+    if not isinstance(session_id, str):
+        raise invalid("session (a Checkout Session id) is required", "session")
+    return {"notified": notify_buyer(engine, session_id)}
 
 
 @control("GET", "/_sandbox/health")

@@ -35,7 +35,7 @@ from paywindow.sandbox.outcomes import Outcome
 from paywindow.sandbox.resources import checkout, intents
 from paywindow.sandbox.wire import Obj
 
-__all__ = ["BuyerModel", "BuyerPopulation", "install_population"]
+__all__ = ["BuyerModel", "BuyerPopulation", "install_population", "notify_buyer"]
 
 _SOFT = ("insufficient_funds", "processing_error", "generic_decline", "incorrect_cvc")
 
@@ -83,6 +83,12 @@ class BuyerModel:
     p_off_session_success: Mapping[str, tuple[float, ...]] = field(
         default_factory=_default_off_session
     )
+    #: Buyers learn of a retry link only when the marketplace tells them (``notify``); off:
+    #: they find it at once, as if they watched Stripe.
+    links_need_notice: bool = False
+    #: Seconds from the marketplace's notice to the buyer looking at the link (then the usual
+    #: time to pay follows).
+    notice_to_action_s: float = 60.0
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BuyerModel:
@@ -176,11 +182,38 @@ def _on_session(engine: Engine, session: Obj) -> None:
     seen: dict[str, int] = engine.store.extra("buyers:references")
     attempt_number = seen.get(reference, 0)
     seen[reference] = attempt_number + 1
-    window = session["expires_at"] - session["created"]
+    if attempt_number > 0 and population.model.links_need_notice:
+        engine.store.extra(session["id"])["awaiting_notice"] = attempt_number
+        return
+    _plan(engine, population, session, attempt_number, session["created"])
+
+
+def _plan(
+    engine: Engine, population: BuyerPopulation, session: Obj, attempt_number: int, start: int
+) -> None:
+    window = session["expires_at"] - start
     plan = population.plan(attempt_number, window)
     engine.store.extra(session["id"])["buyer_plan"] = [body for _, body in plan]
     for delay, _body in plan:
-        engine.store.schedule(session["created"] + int(delay), "buyer_pay", session["id"])
+        engine.store.schedule(start + int(delay), "buyer_pay", session["id"])
+
+
+def notify_buyer(engine: Engine, session_id: str) -> bool:
+    """The marketplace told the buyer of ``session_id`` (a retry link): the buyer acts on it
+    after ``notice_to_action_s``. False if the session was not waiting for a notice."""
+    population: BuyerPopulation | None = engine.plugins.get(_KEY)
+    extra = engine.store.extra(session_id)
+    session = engine.store.objects.get(session_id)
+    attempt_number = extra.pop("awaiting_notice", None)
+    if population is None or attempt_number is None or session is None:
+        return False
+    if session["status"] != "open":
+        return False
+    start = engine.now() + int(population.model.notice_to_action_s)
+    if start >= session["expires_at"]:
+        return False
+    _plan(engine, population, session, attempt_number, start)
+    return True
 
 
 @timer("buyer_pay")
