@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from paywindow._faces import face
 
 if TYPE_CHECKING:
+    from paywindow.notify.deliveries import DeliveryStatus, backlog, replay
     from paywindow.notify.endpoints import (
         Endpoint,
         add_endpoint,
@@ -21,10 +22,12 @@ if TYPE_CHECKING:
         rotate_secret,
     )
     from paywindow.notify.feed import message_id, read_feed, sequence
-    from paywindow.notify.relay import Relay, RelayConfig, RelayThread, backlog, replay
+    from paywindow.notify.relay import Relay, RelayConfig
     from paywindow.notify.signing import headers, new_secret, sign
+    from paywindow.notify.worker import RelayThread
 
 __all__ = [
+    "DeliveryStatus",
     "Endpoint",
     "Relay",
     "RelayConfig",
@@ -49,12 +52,13 @@ __all__ = [
 __getattr__ = face(
     __name__,
     {
+        "DeliveryStatus": "deliveries",
         "Endpoint": "endpoints",
         "Relay": "relay",
         "RelayConfig": "relay",
-        "RelayThread": "relay",
+        "RelayThread": "worker",
         "add_endpoint": "endpoints",
-        "backlog": "relay",
+        "backlog": "deliveries",
         "disable_endpoint": "endpoints",
         "enable_endpoint": "endpoints",
         "endpoint_view": "endpoints",
@@ -64,7 +68,7 @@ __getattr__ = face(
         "message_id": "feed",
         "new_secret": "signing",
         "read_feed": "feed",
-        "replay": "relay",
+        "replay": "deliveries",
         "rotate_secret": "endpoints",
         "sequence": "feed",
         "sign": "signing",

@@ -25,10 +25,13 @@ __all__ = [
     "Endpoint",
     "add_endpoint",
     "disable_endpoint",
+    "disable_failing",
     "enable_endpoint",
     "endpoint_view",
     "get_endpoint",
     "list_endpoints",
+    "mark_failing",
+    "mark_healthy",
     "rotate_secret",
     "subscribed",
 ]
@@ -190,3 +193,41 @@ def endpoint_view(endpoint: Endpoint, *, with_secret: bool = False) -> dict[str,
     if with_secret:
         view["secret"] = endpoint.secret
     return view
+
+
+def mark_healthy(conn: Connection, endpoint_id: str) -> None:
+    """The endpoint took a delivery: it is not failing."""
+    conn.execute(
+        update(notification_endpoints)
+        .where(notification_endpoints.c.id == endpoint_id)
+        .where(notification_endpoints.c.failing_since.is_not(None))
+        .values(failing_since=None)
+    )
+
+
+def mark_failing(conn: Connection, endpoint_id: str, now: datetime) -> None:
+    """A delivery failed: the endpoint is failing since now, unless it already was."""
+    conn.execute(
+        update(notification_endpoints)
+        .where(notification_endpoints.c.id == endpoint_id)
+        .where(notification_endpoints.c.failing_since.is_(None))
+        .values(failing_since=now)
+    )
+
+
+def disable_failing(engine: Engine, now: datetime, after: timedelta, reason: str) -> list[str]:
+    """Disable every enabled endpoint failing since before ``now - after``; their ids."""
+    with engine.connect() as conn:
+        ids = (
+            conn.execute(
+                select(notification_endpoints.c.id).where(
+                    notification_endpoints.c.disabled_at.is_(None),
+                    notification_endpoints.c.failing_since < now - after,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for endpoint_id in ids:
+        disable_endpoint(engine, endpoint_id, now, reason)
+    return list(ids)

@@ -22,28 +22,32 @@ from __future__ import annotations
 import json
 import logging
 import random
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine, and_, exists, func, select, update
+from sqlalchemy import Engine, and_, exists, select, update
 from sqlalchemy.orm import aliased
 
 from paywindow.clock import Clock
 from paywindow.errors import StoreUnavailable
-from paywindow.notify.endpoints import Endpoint, disable_endpoint, list_endpoints, subscribed
+from paywindow.notify.deliveries import FAILING, GONE, DeliveryStatus, backlog, fan_out
+from paywindow.notify.endpoints import (
+    Endpoint,
+    disable_endpoint,
+    disable_failing,
+    list_endpoints,
+    mark_failing,
+    mark_healthy,
+)
 from paywindow.notify.feed import message_id, message_view, sequence
 from paywindow.notify.signing import headers
 from paywindow.observability import metrics
-from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import (
     notification_attempts,
     notification_deliveries,
@@ -56,13 +60,9 @@ __all__ = [
     "FAILING",
     "GONE",
     "SCHEDULE",
-    "DeliveryStatus",
     "Relay",
     "RelayConfig",
     "RelayReport",
-    "RelayThread",
-    "backlog",
-    "replay",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,15 +73,6 @@ SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 #: An endpoint that has failed every delivery for this long is disabled.
 DISABLE_AFTER = timedelta(days=5)
 _EXCERPT = 500
-#: Why the relay disables an endpoint (an operator's own reasons differ).
-GONE = "the endpoint answered 410 Gone"
-FAILING = "every delivery failed for 5 days"
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    DEAD = "dead"
 
 
 @dataclass(frozen=True)
@@ -201,37 +192,7 @@ class Relay:
 
     def fan_out(self, *, limit: int = 5_000) -> int:
         """One delivery per enabled, subscribed endpoint for each new message; how many."""
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            query = (
-                select(outbox.c.id, outbox.c.topic, outbox.c.order_id, outbox.c.seq)
-                .where(outbox.c.published_at.is_(None), outbox.c.seq.is_not(None))
-                .order_by(outbox.c.seq)
-                .limit(limit)
-            )
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            messages = conn.execute(query).all()
-            if not messages:
-                return 0
-            endpoints = list_endpoints(conn, active=True)
-            rows = [
-                {
-                    "message_id": m.id,
-                    "endpoint_id": endpoint.id,
-                    "order_id": m.order_id,
-                    "seq": m.seq,
-                    "status": DeliveryStatus.PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for m in messages
-                for endpoint in subscribed(endpoints, m.topic)
-            ]
-            queued = insert_ignoring_conflicts(conn, notification_deliveries, rows) if rows else 0
-            ids = [m.id for m in messages]
-            conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=now))
+        queued = fan_out(self.engine, self.clock.now(), limit=limit)
         metrics().increment("notifications.queued", queued)
         return queued
 
@@ -347,18 +308,18 @@ class Relay:
             if ok:
                 outcome = DeliveryStatus.DELIVERED.value
                 values |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
-                self._healthy(conn, endpoint.id)
+                mark_healthy(conn, endpoint.id)
             elif status == 410:
                 outcome = "gone"
                 values["attempts"] = claimed.attempts  # not the message's fault: it waits
             elif attempts >= len(self.config.schedule):
                 outcome = DeliveryStatus.DEAD.value
                 values["status"] = DeliveryStatus.DEAD
-                self._failing(conn, endpoint.id, now)
+                mark_failing(conn, endpoint.id, now)
             else:
                 outcome = "retry"
                 values["next_attempt_at"] = now + self._delay(attempts)
-                self._failing(conn, endpoint.id, now)
+                mark_failing(conn, endpoint.id, now)
             conn.execute(
                 update(notification_deliveries)
                 .where(notification_deliveries.c.id == claimed.id)
@@ -383,44 +344,13 @@ class Relay:
                 .values(claimed_by=None, claimed_until=None)
             )
 
-    @staticmethod
-    def _healthy(conn: Connection, endpoint_id: str) -> None:
-        conn.execute(
-            update(notification_endpoints)
-            .where(notification_endpoints.c.id == endpoint_id)
-            .where(notification_endpoints.c.failing_since.is_not(None))
-            .values(failing_since=None)
-        )
-
-    @staticmethod
-    def _failing(conn: Connection, endpoint_id: str, now: datetime) -> None:
-        conn.execute(
-            update(notification_endpoints)
-            .where(notification_endpoints.c.id == endpoint_id)
-            .where(notification_endpoints.c.failing_since.is_(None))
-            .values(failing_since=now)
-        )
-
     def _disable_failing(self) -> list[str]:
         """Disable every endpoint that has failed for :data:`DISABLE_AFTER`; their ids."""
-        now = self.clock.now()
-        cutoff = now - self.config.disable_after
-        with self.engine.connect() as conn:
-            ids = (
-                conn.execute(
-                    select(notification_endpoints.c.id).where(
-                        notification_endpoints.c.disabled_at.is_(None),
-                        notification_endpoints.c.failing_since < cutoff,
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        ids = disable_failing(self.engine, self.clock.now(), self.config.disable_after, FAILING)
         for endpoint_id in ids:
-            disable_endpoint(self.engine, endpoint_id, now, FAILING)
             metrics().increment("notifications.endpoints_disabled")
             log.warning("endpoint disabled (failing)", extra={"endpoint_id": endpoint_id})
-        return list(ids)
+        return ids
 
     @staticmethod
     def _observe(
@@ -451,126 +381,3 @@ class Relay:
 
 def _body(row: Any) -> bytes:
     return json.dumps(message_view(row), separators=(",", ":"), sort_keys=True).encode()
-
-
-def replay(
-    engine: Engine,
-    now: datetime,
-    *,
-    message_ids: list[int] | None = None,
-    since: datetime | None = None,
-    endpoint_id: str | None = None,
-) -> int:
-    """Deliver chosen messages again (by id, or every one since ``since``), to every endpoint
-    that had them or to ``endpoint_id`` (which then gets them even if it never had); how many
-    deliveries were scheduled."""
-    query = select(outbox.c.id, outbox.c.topic, outbox.c.order_id, outbox.c.seq)
-    query = query.where(outbox.c.seq.is_not(None))
-    if message_ids:
-        query = query.where(outbox.c.id.in_(message_ids))
-    if since is not None:
-        query = query.where(outbox.c.created_at >= since)
-    scheduled = 0
-    with engine.begin() as conn:
-        messages = conn.execute(query).all()
-        reset = {
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "claimed_by": None,
-            "claimed_until": None,
-        }
-        for m in messages:
-            target = notification_deliveries.c.message_id == m.id
-            if endpoint_id is not None:
-                target &= notification_deliveries.c.endpoint_id == endpoint_id
-                new = {
-                    "message_id": m.id,
-                    "endpoint_id": endpoint_id,
-                    "order_id": m.order_id,
-                    "seq": m.seq,
-                    "created_at": now,
-                    **reset,
-                }
-                scheduled += insert_ignoring_conflicts(conn, notification_deliveries, [new])
-            scheduled += conn.execute(
-                update(notification_deliveries)
-                .where(target, notification_deliveries.c.status != DeliveryStatus.PENDING)
-                .values(**reset)
-            ).rowcount
-    return scheduled
-
-
-def backlog(engine: Engine, now: datetime) -> dict[str, Any]:
-    """Pending deliveries, the age of the oldest, dead ones, and the endpoints the relay
-    disabled (410, or failing for days): for metrics and alerts."""
-    d = notification_deliveries
-    with engine.connect().execution_options(read_only=True) as conn:
-        pending, oldest = conn.execute(
-            select(func.count(), func.min(d.c.created_at)).where(
-                d.c.status == DeliveryStatus.PENDING
-            )
-        ).one()
-        dead = conn.execute(
-            select(func.count()).where(d.c.status == DeliveryStatus.DEAD)
-        ).scalar_one()
-        disabled = (
-            conn.execute(
-                select(notification_endpoints.c.id).where(
-                    notification_endpoints.c.disabled_at.is_not(None),
-                    notification_endpoints.c.disabled_reason.in_([GONE, FAILING]),
-                )
-            )
-            .scalars()
-            .all()
-        )
-    age = (now - oldest).total_seconds() if oldest is not None else 0.0
-    return {
-        "pending": int(pending),
-        "oldest_pending_s": age,
-        "dead": int(dead),
-        "endpoints_disabled": list(disabled),
-    }
-
-
-class RelayThread:
-    """Keeps delivering in the background (``serve`` runs one unless told not to)."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        clock: Clock,
-        *,
-        poll_interval: float = 0.2,
-        config: RelayConfig | None = None,
-        on_pass: Callable[[RelayReport], None] | None = None,
-    ) -> None:
-        self.relay = Relay(engine, clock, config=config)
-        self.poll_interval = poll_interval
-        self.on_pass = on_pass
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="notify-relay", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
-        self.relay.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                report = self.relay.run_once()
-                if self.on_pass is not None:
-                    self.on_pass(report)
-            except Exception:  # keep delivering; the failure is logged with its traceback
-                log.exception("relay pass failed")
-            self._wake.wait(self.poll_interval)
-            self._wake.clear()

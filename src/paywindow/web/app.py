@@ -26,7 +26,7 @@ from paywindow.clock import Clock
 from paywindow.errors import ConfigError
 from paywindow.inbox.worker import ProcessorThread
 from paywindow.inbox.writer import EventWriter
-from paywindow.notify.relay import RelayConfig, RelayThread
+from paywindow.notify import RelayConfig, RelayThread
 from paywindow.web.errors import install_error_handlers
 from paywindow.web.orders import OrdersService, install_orders_api
 from paywindow.web.server_errors import (
