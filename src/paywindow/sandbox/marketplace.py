@@ -6,6 +6,13 @@ a status code, a delay, a dropped connection) so tests and benchmarks see the re
 the faults real endpoints have. ``on_message`` hears each verified message once (a
 redelivery of the same ``webhook-id`` is counted, not repeated), which is how a simulated
 buyer learns of a retry link.
+
+What it counts: ``requests`` (every request that reached it), ``answered`` (2xx answers
+sent), ``deliveries`` (verified receipts per ``webhook-id``: above 1 is a redelivery) and
+``received`` (each message once, with ``at``, its first arrival). An endpoint that is *down*
+(connection refused) is a URL with no marketplace on it yet: :func:`running_marketplace`
+takes a ``port``, so a test can point an endpoint at a port first and start the receiver on
+it later.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Fault", "Marketplace", "Received", "running_marketplace"]
+__all__ = ["Fault", "Marketplace", "Received", "running_marketplace", "webhook_url"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,11 @@ class Received:
 @dataclass
 class Fault:
     """How the next answers go wrong: ``status`` instead of 200, ``delay`` seconds first,
-    ``drop`` the connection; for ``times`` requests (None: until cleared), and only for bodies
-    that contain ``match`` (None: every one)."""
+    ``drop`` the connection (the answer's headers go out, then the socket closes before the
+    body: the client sees a truncated response, never a status it could act on); for
+    ``times`` requests (None: until cleared), and only for bodies that contain ``match``
+    (None: every one). A message that waited out a ``delay`` is still received, as a slow
+    real receiver would: if the sender gave up first, its retry is a redelivery."""
 
     status: int | None = None
     delay: float = 0.0
@@ -54,6 +64,8 @@ class Marketplace:
     received: list[Received] = field(default_factory=list)
     deliveries: Counter[str] = field(default_factory=Counter)  # webhook-id -> times received
     rejected: int = 0
+    requests: int = 0  # every request that reached the receiver
+    answered: int = 0  # 2xx answers sent
     url: str = ""
     _fault: Fault | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,6 +76,16 @@ class Marketplace:
 
     def by_type(self, topic: str) -> list[Received]:
         return [r for r in self.received if r.type == topic]
+
+    def redelivered(self) -> int:
+        """Verified receipts beyond the first, over every ``webhook-id``."""
+        with self._lock:
+            return sum(n - 1 for n in self.deliveries.values() if n > 1)
+
+    def arrivals(self) -> dict[str, float]:
+        """``webhook-id`` -> ``time.time()`` of its first arrival."""
+        with self._lock:
+            return {r.id: r.at for r in self.received}
 
     def _next_fault(self, body: bytes) -> Fault | None:
         with self._lock:
@@ -96,10 +118,16 @@ class Marketplace:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        with self._lock:
+            self.requests += 1
         fault = self._next_fault(body)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         if fault is not None and fault.drop:
+            # headers promising a body, then an exception: uvicorn closes the socket (raising
+            # before the start would make it answer 500 instead)
+            promised = [(b"content-type", b"application/json"), (b"content-length", b"64")]
+            await send({"type": "http.response.start", "status": 200, "headers": promised})
             raise ConnectionResetError("the marketplace dropped the connection")
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         status = fault.status if fault is not None and fault.status else 200
@@ -116,6 +144,9 @@ class Marketplace:
         start["headers"] = [(b"content-type", b"application/json")]
         await send(start)
         await send({"type": "http.response.body", "body": answer})
+        if 200 <= status < 300:
+            with self._lock:
+                self.answered += 1
 
     def _record(self, message_id: str, payload: dict[str, Any]) -> None:
         with self._lock:
@@ -135,14 +166,17 @@ class Marketplace:
 
 
 @contextmanager
-def running_marketplace(marketplace: Marketplace | None = None) -> Iterator[Marketplace]:
-    """The marketplace on a free loopback port (``.url`` is its webhook URL) for the block."""
+def running_marketplace(
+    marketplace: Marketplace | None = None, *, port: int | None = None
+) -> Iterator[Marketplace]:
+    """The marketplace on a loopback port (``.url`` is its webhook URL) for the block: ``port``,
+    or a free one."""
     import uvicorn
 
     from paywindow.sandbox import free_port
 
     market = marketplace or Marketplace()
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(
         market, host="127.0.0.1", port=port, log_level="critical", timeout_keep_alive=75
     )
@@ -154,9 +188,14 @@ def running_marketplace(marketplace: Marketplace | None = None) -> Iterator[Mark
         if time.monotonic() > deadline:
             raise RuntimeError("the simulated marketplace did not start")
         time.sleep(0.01)
-    market.url = f"http://127.0.0.1:{port}/webhooks/paywindow"
+    market.url = webhook_url(port)
     try:
         yield market
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def webhook_url(port: int) -> str:
+    """The marketplace's webhook URL on loopback ``port`` (whether or not it is running)."""
+    return f"http://127.0.0.1:{port}/webhooks/paywindow"
