@@ -119,7 +119,11 @@ def test_a_partial_refund_gets_a_credit_note_for_that_amount(engine: Engine, s3:
             "ignored"
         ]
         assert set(events) == {"applied", "ignored"}, events
-        assert [m["topic"] for m in _messages(world)] == ["order.paid", "receipt.generated"]
+        assert [m["topic"] for m in _messages(world)] == [
+            "order.paid",
+            "receipt.generated",
+            "order.partially_refunded",
+        ]
 
         # 6. The renderer issues credit note CN-2026-000001 for 25.00, correcting the receipt,
         #    and leaves the receipt as it was.
@@ -154,6 +158,7 @@ def test_a_partial_refund_gets_a_credit_note_for_that_amount(engine: Engine, s3:
         assert topics == [
             ("order.paid", None),
             ("receipt.generated", "R-2026-000001"),
+            ("order.partially_refunded", None),
             ("receipt.generated", "CN-2026-000001"),
         ]
 

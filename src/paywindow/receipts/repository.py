@@ -265,14 +265,28 @@ def complete(
             stored_at=now,
         )
     )
+    _announce(conn, job, sha256, now)
+    return True
+
+
+def _announce(conn: Connection, job: Claimed, sha256: str, now: datetime) -> None:
+    """The ``receipt.generated`` message (schema: ``paywindow/notify/schemas``). No link: a
+    signed link lasts 24 hours, so the message says where to fetch fresh ones."""
+    doc = conn.execute(
+        select(receipts.c.amount, receipts.c.currency, receipts.c.original_number).where(
+            receipts.c.id == job.id
+        )
+    ).one()
     payload = {
         "order_id": job.order_id,
         "kind": job.kind,
         "number": job.number,
         "version": job.target_version,
-        "key": job.object_key,
-        "version_id": version_id,
+        "original_number": doc.original_number,
+        "amount": doc.amount,
+        "currency": doc.currency,
         "sha256": sha256,
+        "fetch_path": f"/v1/orders/{job.order_id}/receipt",
     }
     write_message(
         conn,
@@ -282,7 +296,6 @@ def complete(
         now=now,
         order_id=job.order_id,
     )
-    return True
 
 
 def fail(

@@ -53,7 +53,7 @@ from paywindow.retries.plans import (
     close_plan,
     release,
 )
-from paywindow.retries.policy import DeclineClass, RetryPolicy, classify
+from paywindow.retries.policy import MAX_ATTEMPTS, DeclineClass, RetryPolicy, classify
 from paywindow.store.outbox import write_message
 from paywindow.store.tables import attempts, orders, payment_failures, retry_attempts
 
@@ -309,7 +309,7 @@ def _send_link(
             .where(attempts.c.order_id == order["id"], attempts.c.attempt == number)
             .values(url=session.url, channel=AttemptChannel.LINK)
         )
-        _write_link(conn, row, order, session.id, session.url, session.expires_at, now)
+        _write_link(conn, row, order, number, session.id, session.url, session.expires_at, now)
         _done(conn, row, now, outcome=RetryOutcome.LINK_SENT, session_id=session.id)
     return RetryOutcome.LINK_SENT
 
@@ -318,11 +318,14 @@ def _write_link(
     conn: Any,
     row: dict[str, Any],
     order: dict[str, Any],
+    number: int,
     session_id: str,
     url: str | None,
     expires_at: datetime,
     now: datetime,
 ) -> None:
+    """The ``payment.retry_link`` message (schema: ``paywindow/notify/schemas``): retry n of
+    three, the order attempt it pays, the link and when it stops working."""
     another = row["kind"] == RetryKind.ANOTHER_METHOD
     write_message(
         conn,
@@ -331,6 +334,9 @@ def _write_link(
         payload={
             "order_id": order["id"],
             "retry": row["number"],
+            "max_retries": MAX_ATTEMPTS,
+            "attempt": number,
+            "channel": AttemptChannel.LINK.value,
             "reason": "use_another_payment_method" if another else "retry",
             "url": url,
             "session_id": session_id,
