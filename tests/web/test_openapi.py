@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import Engine
 
+from paywindow.notify.live import LiveConfig
 from paywindow.receipts.pool import inline
 from paywindow.receipts.render import Renderer
 from paywindow.sandbox.s3 import running_s3
@@ -43,6 +44,14 @@ ROUTES = {
     ("POST", "/v1/orders/{order_id}/checkout"),
     ("POST", "/v1/orders/{order_id}/retry"),
     ("GET", "/v1/orders/{order_id}/receipt"),
+    ("GET", "/v1/orders/{order_id}/events"),
+    ("GET", "/v1/notifications"),
+    ("POST", "/v1/notification_endpoints"),
+    ("GET", "/v1/notification_endpoints"),
+    ("GET", "/v1/notification_endpoints/{endpoint_id}"),
+    ("POST", "/v1/notification_endpoints/{endpoint_id}/disable"),
+    ("POST", "/v1/notification_endpoints/{endpoint_id}/enable"),
+    ("POST", "/v1/notification_endpoints/{endpoint_id}/rotate_secret"),
 }
 CHECKS = [
     not_a_server_error,
@@ -52,6 +61,10 @@ CHECKS = [
 ]
 EXAMPLES = 150  # per route and generation mode: about 20 s per backend on 2 busy cores
 SEEDED = ("ord_open", "ord_failed", "ord_paid", "ord_pending")
+ADMIN_TOKEN = "test-admin-" + TOKEN
+#: live-status streams of open orders end within a fraction of a second (the client resumes)
+SHORT_STREAMS = LiveConfig(tick=0.05, poll=0.02, max_stream=0.2)
+ENDPOINT_BODY = {"url": "https://marketplace.example/hooks", "topics": ["order.paid"]}
 
 
 @pytest.fixture
@@ -60,6 +73,13 @@ def served(engine: Engine) -> Iterator[World]:
     with running_s3() as s3, build_world(engine) as world:
         receipts = receipt_service(engine, s3)
         world.service.receipts = receipts
+        world.service.admin_token = ADMIN_TOKEN
+        world.service.live = SHORT_STREAMS
+        made = world.api(
+            "POST", "/v1/notification_endpoints", token=ADMIN_TOKEN, json=ENDPOINT_BODY
+        )
+        assert made.status_code == 201, made.text
+        world.endpoint_id = made.json()["id"]  # type: ignore[attr-defined]
         for order_id in SEEDED:
             assert world.create(order_id).status_code == 201
         views = {o: world.api("GET", f"/v1/orders/{o}").json() for o in SEEDED}
@@ -101,17 +121,31 @@ def test_the_document_is_behind_either_token_and_lists_every_route(world: World)
     assert create == {200, 201, 400, 401, 403, 409, 413, 422, 502, 503}
     assert codes[("GET", "/v1/orders/{order_id}/receipt")] >= {"200", "202", "404", "409"}
     assert "403" in codes[("POST", "/v1/orders/{order_id}/retry")]
+    assert {"200", "204", "404", "422"} <= codes[("GET", "/v1/orders/{order_id}/events")]
+    assert {"200", "422"} <= codes[("GET", "/v1/notifications")]
+    assert {"201", "403", "422"} <= codes[("POST", "/v1/notification_endpoints")]
+    events = doc["paths"]["/v1/orders/{order_id}/events"]["get"]
+    assert set(events["responses"]["200"]["content"]) == {"text/event-stream"}
+    assert "content" not in events["responses"]["204"]
+    assert {p["name"] for p in events["parameters"]} == {"order_id", "Last-Event-ID"}
+    feed = doc["paths"]["/v1/notifications"]["get"]
+    assert {p["name"] for p in feed["parameters"]} == {"after", "limit"}
     for operation in (op for ops in doc["paths"].values() for op in ops.values()):
         for code, response in operation["responses"].items():
+            if operation is events and code in ("200", "204"):
+                continue
             assert "$ref" in str(response["content"]["application/json"]["schema"]), code
 
 
 def _token(path: str) -> str:
+    if path.startswith("/v1/notification_endpoints"):
+        return ADMIN_TOKEN
     return SUPPORT_TOKEN if path.endswith("/retry") else TOKEN
 
 
-def _strategy(operation: Any, mode: GenerationMode, seller: str) -> st.SearchStrategy[Any]:
-    """Generated requests, plus some aimed at the seeded orders so 2xx answers are checked too."""
+def _strategy(operation: Any, mode: GenerationMode, world: World) -> st.SearchStrategy[Any]:
+    """Generated requests, plus some aimed at the seeded orders and endpoint so 2xx answers
+    are checked too."""
     generated: st.SearchStrategy[Any] = operation.as_strategy(generation_mode=mode)
     if mode is GenerationMode.NEGATIVE:
         return generated
@@ -119,10 +153,18 @@ def _strategy(operation: Any, mode: GenerationMode, seller: str) -> st.SearchStr
         seeded = st.sampled_from(SEEDED).flatmap(
             lambda order_id: operation.as_strategy(path_parameters={"order_id": order_id})
         )
-    else:
-        seeded = st.from_regex(r"\Aord_[a-z0-9]{1,12}\Z").flatmap(
-            lambda order_id: operation.as_strategy(body=order_body(order_id, seller))
+    elif "{endpoint_id}" in operation.path:
+        seeded = operation.as_strategy(
+            path_parameters={"endpoint_id": world.endpoint_id}  # type: ignore[attr-defined]
         )
+    elif operation.path == "/v1/notification_endpoints" and operation.method.upper() == "POST":
+        seeded = operation.as_strategy(body=ENDPOINT_BODY)
+    elif operation.path == "/v1/orders":
+        seeded = st.from_regex(r"\Aord_[a-z0-9]{1,12}\Z").flatmap(
+            lambda order_id: operation.as_strategy(body=order_body(order_id, world.seller))
+        )
+    else:
+        return generated
     return st.one_of(generated, seeded)
 
 
@@ -145,7 +187,7 @@ def _fuzz(world: World, operation: Any, mode: GenerationMode, seen: set[int]) ->
     """Send generated requests for one route; schemathesis checks every answer."""
     headers = {"Authorization": f"Bearer {_token(operation.path)}"}
 
-    @given(case=_strategy(operation, mode, world.seller))
+    @given(case=_strategy(operation, mode, world))
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -181,3 +223,13 @@ def test_every_answer_is_the_one_the_document_lists(served: World) -> None:
     assert {200, 404} <= seen[("GET", "/v1/orders/{order_id}")]
     assert 200 in seen[("POST", "/v1/orders/{order_id}/retry")]
     assert {200, 202, 409} <= seen[("GET", "/v1/orders/{order_id}/receipt")]
+    assert {200, 404} <= seen[("GET", "/v1/orders/{order_id}/events")]
+    assert 200 in seen[("GET", "/v1/notifications")]
+    assert {201, 422} <= seen[("POST", "/v1/notification_endpoints")]
+    for action in ("", "/disable", "/enable", "/rotate_secret"):
+        assert (
+            200
+            in seen[
+                ("POST" if action else "GET", "/v1/notification_endpoints/{endpoint_id}" + action)
+            ]
+        )

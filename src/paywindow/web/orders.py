@@ -4,7 +4,8 @@ checkout; support retries them. Thin: validation here, the work in
 
 Two credentials, compared as bytes in constant time: the app token (``PAYWINDOW_API_TOKEN``)
 creates, reads and reopens orders and reads receipts; the support token
-(``PAYWINDOW_SUPPORT_TOKEN``) reads orders and receipts and runs support actions (``/retry``).
+(``PAYWINDOW_SUPPORT_TOKEN``) reads orders and receipts and runs support actions (``/retry``);
+the admin token (``PAYWINDOW_ADMIN_TOKEN``) manages notification endpoints and nothing else.
 A missing or unknown token is 401; a known token on a route it may not call is 403. Nothing a
 client sends reaches the database unless it could be valid: strings with control characters
 are 422 naming the field, a path id that cannot exist is 404.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ from paywindow.errors import (
     GatewayUnavailable,
     NotFound,
 )
+from paywindow.notify.live import LiveConfig
 from paywindow.payments.checkout import CheckoutPolicy, ensure_checkout
 from paywindow.payments.orders import open_order, order_view
 from paywindow.resources import Resources
@@ -56,8 +58,9 @@ _ORDER_ID = re.compile(ORDER_ID_PATTERN)
 class OrdersService:
     """What the order API needs; ``client`` is None when no Stripe key is configured.
 
-    ``token`` is the marketplace app's credential, ``support_token`` support's; either may be
-    None (its routes then answer 401), and they must differ.
+    ``token`` is the marketplace app's credential, ``support_token`` support's and
+    ``admin_token`` the operator's (notification endpoints); any may be None (its routes then
+    answer 401), and they must differ. ``live`` paces the live-status streams.
     """
 
     engine: Engine
@@ -70,6 +73,8 @@ class OrdersService:
     receipts: Any | None = None  # a paywindow.receipts.service.ReceiptService
     #: the retry policy support's manual retry runs under (the settings'; default offsets if None)
     retries: RetryPolicy | None = None
+    admin_token: str | None = None
+    live: LiveConfig = field(default_factory=LiveConfig)
 
     @classmethod
     def from_resources(cls, res: Resources, clock: Clock) -> OrdersService:
@@ -84,6 +89,9 @@ class OrdersService:
             support_token=(
                 configured.support_token.get_secret_value() if configured.support_token else None
             ),
+            admin_token=(
+                configured.admin_token.get_secret_value() if configured.admin_token else None
+            ),
             max_body=configured.api_max_body,
             receipts=res.receipts if res.has_receipts else None,
             retries=res.retries,
@@ -95,26 +103,34 @@ class OrdersService:
                 "PAYWINDOW_SUPPORT_TOKEN must differ from PAYWINDOW_API_TOKEN: "
                 "support's routes would be open to the marketplace app"
             )
+        if self.admin_token and self.admin_token in (self.token, self.support_token):
+            raise ConfigError(
+                "PAYWINDOW_ADMIN_TOKEN must differ from PAYWINDOW_API_TOKEN and "
+                "PAYWINDOW_SUPPORT_TOKEN: notification endpoints and their secrets would be "
+                "open to the app or support"
+            )
 
 
-_APP, _SUPPORT = "app", "support"
+_APP, _SUPPORT, _ADMIN = "app", "support", "admin"
 
 
 def _caller(request: Request, service: OrdersService) -> str | None:
-    """Which credential the request carries: "app", "support" or None."""
+    """Which credential the request carries: "app", "support", "admin" or None."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
     given = token.encode("latin-1")  # Starlette decoded the header as latin-1: the bytes sent
     caller = None
-    for role, expected in ((_APP, service.token), (_SUPPORT, service.support_token)):
+    known = ((_APP, service.token), (_SUPPORT, service.support_token))
+    for role, expected in (*known, (_ADMIN, service.admin_token)):
         if expected and hmac.compare_digest(given, expected.encode()):
             caller = role
     return caller
 
 
-def _allow(*roles: str) -> Callable[[Request], OrdersService]:
-    """A dependency: the caller holds one of ``roles``, and any path order id could exist."""
+def _allow(*roles: str, refusal: str | None = None) -> Callable[[Request], OrdersService]:
+    """A dependency: the caller holds one of ``roles``, and any path order id could exist;
+    ``refusal`` is the 403 message (else the one for the caller's token)."""
 
     def dependency(request: Request) -> OrdersService:
         service: OrdersService = request.app.state.orders
@@ -122,7 +138,7 @@ def _allow(*roles: str) -> Callable[[Request], OrdersService]:
         if caller is None:
             raise Unauthorized()
         if caller not in roles:
-            raise Forbidden(_FORBIDDEN[caller])
+            raise Forbidden(refusal or _FORBIDDEN[caller])
         order_id = request.path_params.get("order_id")
         if order_id is not None and not _ORDER_ID.fullmatch(order_id):
             raise NotFound(f"no such order: order ids match {ORDER_ID_PATTERN}")
@@ -137,11 +153,17 @@ _FORBIDDEN = {
     "use the support token (PAYWINDOW_SUPPORT_TOKEN)",
     _SUPPORT: "the support token (PAYWINDOW_SUPPORT_TOKEN) reads orders and retries them; "
     "creating orders and reopening checkout take the app token (PAYWINDOW_API_TOKEN)",
+    _ADMIN: "the admin token (PAYWINDOW_ADMIN_TOKEN) manages notification endpoints only; "
+    "orders and the feed take the app token (PAYWINDOW_API_TOKEN)",
 }
 
 _app_only = _allow(_APP)
 _reader = _allow(_APP, _SUPPORT)
 _support_only = _allow(_SUPPORT)
+_admin_only = _allow(
+    _ADMIN, refusal="notification endpoints take the admin token (PAYWINDOW_ADMIN_TOKEN)"
+)
+_any_token = _allow(_APP, _SUPPORT, _ADMIN)
 
 
 def _receipts(request: Request) -> None:
@@ -234,7 +256,9 @@ ASGIApp = Callable[
 
 def install_orders_api(app: FastAPI, service: OrdersService) -> None:
     """Mount the order API on ``app`` with its auth, error handlers, body-size limit and
-    its OpenAPI document (``GET /v1/openapi.json``, behind either token)."""
+    its OpenAPI document (``GET /v1/openapi.json``, behind any of the tokens)."""
+    from paywindow.web.live import router as live_router
+    from paywindow.web.notifications import endpoints_router, feed_router
     from paywindow.web.receipts import router as receipts_router
     from paywindow.web.retries import router as retry_router
 
@@ -258,10 +282,13 @@ def install_orders_api(app: FastAPI, service: OrdersService) -> None:
             **errors(401, 404, 409, 413, 503, e409="The order is not paid: no receipt."),
         },
     )
+    app.include_router(live_router, dependencies=[Depends(_reader)])
+    app.include_router(feed_router, dependencies=[Depends(_reader)])
+    app.include_router(endpoints_router, dependencies=[Depends(_admin_only)])
     app.add_middleware(_BodyLimit, limit=service.max_body)
     document: dict[str, Any] = {}
 
-    def openapi(_service: ReaderService) -> JSONResponse:
+    def openapi(_service: Annotated[OrdersService, Depends(_any_token)]) -> JSONResponse:
         if not document:  # built on first use, once every /v1 route is mounted
             document.update(openapi_document(app.routes, version("paywindow")))
         return JSONResponse(document)

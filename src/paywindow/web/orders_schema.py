@@ -18,8 +18,16 @@ from starlette.routing import BaseRoute
 from paywindow.payments.states import OrderState
 
 __all__ = [
+    "ENDPOINT_ID_PATTERN",
+    "EVENTS_DESCRIPTION",
+    "EVENT_SCHEMA",
+    "MAX_CURSOR",
     "ORDER_ID_PATTERN",
+    "EndpointCreated",
+    "EndpointList",
+    "EndpointView",
     "ErrorOut",
+    "FeedPage",
     "OrderView",
     "ReceiptPending",
     "ReceiptView",
@@ -30,6 +38,10 @@ __all__ = [
 ]
 
 ORDER_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
+#: Notification endpoint ids (``paywindow.stripe_ids.new_id("ep", 24)``); any other is 404.
+ENDPOINT_ID_PATTERN = r"^ep_[A-Za-z0-9]{24}$"
+#: The largest feed cursor (``seq`` is a signed 64-bit integer).
+MAX_CURSOR = 2**63 - 1
 
 
 class ErrorBody(BaseModel):
@@ -136,6 +148,85 @@ class ReceiptPending(BaseModel):
     status: Literal["pending"]
 
 
+class EndpointView(BaseModel):
+    """A notification endpoint; its secret is never shown again after it was made."""
+
+    id: str
+    url: str
+    topics: list[str] | None = Field(description="The topics it takes; null is every topic.")
+    description: str | None
+    status: Literal["enabled", "disabled"]
+    disabled_reason: str | None
+    failing_since: datetime | None = Field(
+        description="Set while deliveries fail; the relay disables it after five days."
+    )
+    created_at: datetime
+
+
+class EndpointCreated(EndpointView):
+    """An endpoint just added, or its secret just rotated: the only time the secret is shown."""
+
+    secret: str = Field(
+        description="The Standard Webhooks signing secret (whsec_...): store it now; it is "
+        "never shown again. After a rotation the previous one keeps signing for 24 hours."
+    )
+
+
+class EndpointList(BaseModel):
+    data: list[EndpointView]
+
+
+class MessageView(BaseModel):
+    """One notification: the webhook body, with its feed position."""
+
+    id: str = Field(description="msg_...: the webhook-id header of the same message.")
+    type: str = Field(description="The topic: order.paid, order.expired, receipt.generated, ...")
+    timestamp: str
+    seq: int = Field(description="Its feed position.")
+    order_id: str | None
+    data: dict[str, Any]
+
+
+class FeedPage(BaseModel):
+    """A page of the pull feed, in feed order."""
+
+    data: list[MessageView]
+    next_cursor: int = Field(
+        ge=0,
+        description="Pass as `after` for the next page: the last message's seq (or the "
+        "cursor given, when the page is empty).",
+    )
+    has_more: bool = Field(description="More messages follow now: ask again at once.")
+
+
+#: One Server-Sent Event of the live-status stream (its fields; ``data`` is one JSON line).
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"enum": ["state", "tick", "end"]},
+        "id": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "retry": {"type": ["integer", "string"], "description": "Reconnect delay (ms)."},
+    },
+    "additionalProperties": False,
+}
+
+EVENTS_DESCRIPTION = """Server-Sent Events (`text/event-stream`):
+
+* `state` (first, unless resuming): the order view (as `GET /v1/orders/{order_id}`); `id` is
+  the order's latest transition id.
+* `state` per state change: `{order_id, state, previous_state, reason, at, deadline,
+  server_time, seconds_remaining}` with `id` = the transition id; without `id` when the deadline
+  passed and the order reads as `expired` before the expiry flow closed it.
+* `tick` every 15 s: `{order_id, state, server_time, seconds_remaining}`.
+* `end`: `{order_id, state}` once the state cannot change for the buyer (paid and after,
+  late_payment_refunded, payment_mismatch; expired ten minutes past the deadline); then the
+  stream closes. Close the EventSource on `end`.
+
+Reconnect with `Last-Event-ID` (EventSource does): the state changes after that id, then a
+tick; 204 when the order was already settled at that id (EventSource stops reconnecting)."""
+
+
 _MEANING = {
     400: "The body is not valid JSON.",
     401: "No bearer token, or not one paywindow knows.",
@@ -165,7 +256,8 @@ def openapi_document(routes: Sequence[BaseRoute], version: str) -> dict[str, Any
         version=version,
         description="Called by the marketplace backend with `Authorization: Bearer <token>`: "
         "the app token (PAYWINDOW_API_TOKEN) or, for support routes, the support token "
-        "(PAYWINDOW_SUPPORT_TOKEN).",
+        "(PAYWINDOW_SUPPORT_TOKEN); /v1/notification_endpoints takes the admin token "
+        "(PAYWINDOW_ADMIN_TOKEN).",
         routes=routes,
     )
     doc["paths"] = {p: ops for p, ops in doc.get("paths", {}).items() if p.startswith("/v1/")}
@@ -178,6 +270,10 @@ def openapi_document(routes: Sequence[BaseRoute], version: str) -> dict[str, Any
         schemas.pop(name, None)  # FastAPI's own 422 shape: this API answers ErrorOut instead
     for operations in doc.get("paths", {}).values():
         for operation in operations.values():
+            for response in operation["responses"].values():
+                content = response.get("content", {})
+                if "text/event-stream" in content:  # a stream, not FastAPI's default JSON
+                    content.pop("application/json", None)
             if "HTTPValidationError" in str(operation["responses"].get("422")):
                 del operation["responses"]["422"]  # a path id never fails validation: 404
             for parameter in operation.get("parameters", []):
