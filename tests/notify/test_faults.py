@@ -410,9 +410,10 @@ def test_two_relay_processes_deliver_each_message_once(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "relay.py: a live relay keeps sending a batch after its lease ran out (Relay._deliver "
-        "posts without checking or renewing the claim), so a second relay that took over the "
-        "expired claims delivers the same messages too"
+        "notify/relay.py Relay._deliver posts without checking or renewing its claim, and "
+        "_settle updates the row without checking claimed_by: a live relay keeps sending a "
+        "batch after its lease ran out, so a second relay that took over the expired claims "
+        "delivers the same messages too"
     ),
 )
 def test_a_relay_slower_than_its_lease_is_not_joined_by_a_second(
@@ -474,7 +475,7 @@ def test_a_message_for_a_disabled_endpoint_waits_until_it_is_enabled(engine: Eng
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "relay.py Relay.fan_out queues deliveries for enabled endpoints only "
+        "notify/deliveries.py fan_out queues deliveries for enabled endpoints only "
         "(list_endpoints(conn, active=True) + subscribed()), then marks the message "
         "published: a message written while an endpoint is disabled never reaches it after "
         "it is enabled, though disable/enable promise 'its messages wait'"
