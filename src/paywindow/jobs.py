@@ -25,6 +25,7 @@ deliver_notifications  ``deliver-notifications`` (continuous)      ``paywindow n
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -34,8 +35,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from paywindow.clock import Clock
+from paywindow.errors import Transient
 from paywindow.resources import Resources
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "backfill_events",
@@ -288,7 +294,14 @@ def deliver_notifications(
     totals: dict[str, Any] = {}
     with Relay(res.engine, clock, config=res.relay) as relay:
         while True:
-            report = relay.run_once().as_dict()
+            try:
+                report = relay.run_once().as_dict()
+            except (Transient, DBAPIError) as exc:  # the database away for a moment: go on
+                log.warning("relay pass failed: %s: %s", type(exc).__name__, exc)
+                if once or stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                    raise
+                stop.wait(res.settings.notify_poll_interval * 5)
+                continue
             for key, value in report.items():
                 totals[key] = totals.get(key, 0 if isinstance(value, int) else []) + value
             if once or stop.is_set() or (deadline is not None and time.monotonic() >= deadline):

@@ -339,6 +339,8 @@ class RedactingFilter(logging.Filter):
         self.literals = [value for value in literals if value]
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _is_result_row(record):
+            return False  # SQLAlchemy's DEBUG result rows hold stored data (secrets, emails)
         record.msg = redact(record.getMessage(), self.literals)
         record.args = None
         if record.exc_info and not record.exc_text:
@@ -351,6 +353,10 @@ class RedactingFilter(logging.Filter):
             if key not in _STANDARD and isinstance(value, str | Mapping | list | tuple):
                 setattr(record, key, _redact_value(value, self.literals))
         return True
+
+
+def _is_result_row(record: logging.LogRecord) -> bool:
+    return record.name.startswith("sqlalchemy.engine") and str(record.msg).startswith("Row ")
 
 
 class JsonFormatter(logging.Formatter):
@@ -407,7 +413,14 @@ def configure_logging(
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold, as literals for the redaction filter."""
     values = [*settings.webhook_secret_values()]
-    for secret in (settings.stripe_api_key, settings.api_token, settings.s3_secret_access_key):
+    held = (
+        settings.stripe_api_key,
+        settings.api_token,
+        settings.support_token,
+        settings.admin_token,
+        settings.s3_secret_access_key,
+    )
+    for secret in held:
         if secret is not None:
             values.append(secret.get_secret_value())
     return values

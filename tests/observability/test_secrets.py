@@ -94,3 +94,24 @@ def test_logs_hold_no_secrets_emails_or_card_data(
     for needle in [*CARD_FORMS, *EMAILS, *(e.replace("@", "%40") for e in EMAILS)]:
         assert needle not in logs, needle
     assert not ANY_EMAIL.findall(logs.replace("***@", "").replace("***%40", ""))
+
+
+def test_every_token_is_masked_and_sqlalchemy_rows_are_dropped() -> None:
+    import logging
+
+    from paywindow.observability import RedactingFilter, secret_values
+    from paywindow.settings import load_settings
+
+    tokens = {"api_token": "app-" + "a" * 20, "support_token": "sup-" + "s" * 20}
+    tokens["admin_token"] = "adm-" + "d" * 20
+    literals = secret_values(load_settings(**tokens))
+    assert set(tokens.values()) <= set(literals)
+    redact = RedactingFilter(literals)
+    said = logging.LogRecord(
+        "paywindow.x", logging.INFO, "f", 1, "token %s", (tokens["admin_token"],), None
+    )
+    assert redact.filter(said) and tokens["admin_token"] not in said.getMessage()
+    row = logging.LogRecord(
+        "sqlalchemy.engine.Engine", logging.DEBUG, "f", 1, "Row %r", (("ep_1", "whsec_x"),), None
+    )
+    assert redact.filter(row) is False  # result rows never reach a handler

@@ -79,4 +79,5 @@ def serve(
             log_config=None,
             proxy_headers=configured.forwarded_allow_ips is not None,
             forwarded_allow_ips=configured.forwarded_allow_ips,
+            timeout_graceful_shutdown=5,  # live-status streams do not hold a shutdown up
         )

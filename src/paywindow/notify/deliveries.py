@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
-from paywindow.notify.endpoints import list_endpoints, subscribed
+from paywindow.notify.endpoints import list_endpoints
 from paywindow.store.sql import insert_ignoring_conflicts
 from paywindow.store.tables import notification_deliveries, notification_endpoints, outbox
 
@@ -106,7 +106,8 @@ def backlog(engine: Engine, now: datetime) -> dict[str, Any]:
 
 
 def fan_out(engine: Engine, now: datetime, *, limit: int = 5_000) -> int:
-    """One delivery per enabled, subscribed endpoint for each new message; how many."""
+    """One delivery per subscribed endpoint for each new message; how many. A disabled
+    endpoint's deliveries wait for it (nothing is sent until it is enabled again)."""
     with engine.begin() as conn:
         query = (
             select(outbox.c.id, outbox.c.topic, outbox.c.order_id, outbox.c.seq)
@@ -119,7 +120,7 @@ def fan_out(engine: Engine, now: datetime, *, limit: int = 5_000) -> int:
         messages = conn.execute(query).all()
         if not messages:
             return 0
-        endpoints = list_endpoints(conn, active=True)
+        endpoints = list_endpoints(conn)
         rows = [
             {
                 "message_id": m.id,
@@ -132,7 +133,8 @@ def fan_out(engine: Engine, now: datetime, *, limit: int = 5_000) -> int:
                 "created_at": now,
             }
             for m in messages
-            for endpoint in subscribed(endpoints, m.topic)
+            for endpoint in endpoints
+            if endpoint.wants(m.topic)
         ]
         queued = insert_ignoring_conflicts(conn, notification_deliveries, rows) if rows else 0
         ids = [m.id for m in messages]

@@ -33,7 +33,6 @@ __all__ = [
     "mark_failing",
     "mark_healthy",
     "rotate_secret",
-    "subscribed",
 ]
 
 #: How long the previous secret keeps signing after a rotation.
@@ -138,11 +137,6 @@ def list_endpoints(conn_or_engine: Engine | Connection, *, active: bool = False)
         with conn_or_engine.connect() as conn:
             rows = conn.execute(query).all()
     return [_endpoint(row) for row in rows]
-
-
-def subscribed(endpoints: list[Endpoint], topic: str) -> list[Endpoint]:
-    """The active endpoints of ``endpoints`` that take ``topic``."""
-    return [e for e in endpoints if e.disabled_at is None and e.wants(topic)]
 
 
 def _set(engine: Engine, endpoint_id: str, **values: Any) -> Endpoint:

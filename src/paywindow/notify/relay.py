@@ -3,15 +3,17 @@
 One pass (:meth:`Relay.run_once`):
 
 1. **Sequence** committed messages (:func:`paywindow.notify.feed.sequence`).
-2. **Fan out** each new message to every enabled endpoint subscribed to its topic: one
-   delivery row per (message, endpoint); the message's ``published_at`` is set then.
+2. **Fan out** each new message to every endpoint subscribed to its topic: one delivery row
+   per (message, endpoint), a disabled endpoint's waiting for it; ``published_at`` is set.
 3. **Claim** due deliveries (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer):
    pending, due, not held by a live claim, the endpoint enabled, and no earlier delivery of
    the same order to the same endpoint still pending — so ``order.paid`` never overtakes the
    ``payment.retry_link`` before it. A claim is a lease: a relay killed mid-delivery leaves
    it to run out, and the message is delivered again with the same ``webhook-id``.
-4. **Deliver** each claimed one (signed, :mod:`paywindow.notify.signing`), record the attempt
-   (status, latency, an excerpt of the answer, the error), and settle it: 2xx delivered; 410
+4. **Deliver** each claimed one (signed, :mod:`paywindow.notify.signing`) while its claim
+   outlives the timeout (else it is given back: a post ending after the lease would let a
+   second relay send it too); record the batch's attempts (status, latency, an excerpt of the
+   answer, the error) and settle them in one transaction: 2xx delivered; 410
    disables the endpoint at once; anything else is tried again on :data:`SCHEDULE` (with
    jitter), and after the last try the delivery is dead. An endpoint failing for
    :data:`DISABLE_AFTER` is disabled.
@@ -35,7 +37,7 @@ from sqlalchemy import Engine, and_, exists, select, update
 from sqlalchemy.orm import aliased
 
 from paywindow.clock import Clock
-from paywindow.errors import StoreUnavailable
+from paywindow.errors import ConfigError, StoreUnavailable
 from paywindow.notify.deliveries import FAILING, GONE, DeliveryStatus, backlog, fan_out
 from paywindow.notify.endpoints import (
     Endpoint,
@@ -85,6 +87,11 @@ class RelayConfig:
     schedule: tuple[float, ...] = SCHEDULE
     disable_after: timedelta = DISABLE_AFTER
 
+    def __post_init__(self) -> None:
+        # a delivery is started only while its claim outlives the timeout (see _post)
+        if self.lease.total_seconds() <= self.timeout:
+            raise ConfigError(f"the relay's lease ({self.lease}) must exceed its timeout")
+
 
 @dataclass
 class RelayReport:
@@ -118,6 +125,19 @@ class _Claimed:
     message_id: int
     created_at: datetime
     body: bytes
+    claimed_until: datetime
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """One POST and its answer (``status`` None: no answer, ``error`` says why)."""
+
+    claimed: _Claimed
+    endpoint: Endpoint
+    status: int | None
+    excerpt: str | None
+    error: str | None
+    latency_ms: int
 
 
 class Relay:
@@ -169,7 +189,9 @@ class Relay:
             if not claimed:
                 break
             known = {e.id: e for e in list_endpoints(self.engine)}
-            outcomes = list(self._pool.map(partial(self._deliver, endpoints=known), claimed))
+            sent = list(self._pool.map(partial(self._post, endpoints=known), claimed))
+            outcomes = self._settle([s for s in sent if s is not None])
+            self._release([c for c, s in zip(claimed, sent, strict=True) if s is None])
             for outcome in outcomes:
                 if outcome == "delivered":
                     report.delivered += 1
@@ -191,7 +213,7 @@ class Relay:
         metrics().gauge("notifications.dead", found["dead"])
 
     def fan_out(self, *, limit: int = 5_000) -> int:
-        """One delivery per enabled, subscribed endpoint for each new message; how many."""
+        """One delivery per subscribed endpoint for each new message; how many."""
         queued = fan_out(self.engine, self.clock.now(), limit=limit)
         metrics().increment("notifications.queued", queued)
         return queued
@@ -248,18 +270,23 @@ class Relay:
                 r.message_id,
                 messages[r.message_id].created_at,
                 _body(messages[r.message_id]),
+                now + self.config.lease,
             )
             for r in rows
         ]
 
     # -- one delivery -----------------------------------------------------------------
 
-    def _deliver(self, claimed: _Claimed, endpoints: dict[str, Endpoint]) -> str:
+    def _post(self, claimed: _Claimed, endpoints: dict[str, Endpoint]) -> _Sent | None:
+        """POST one delivery; None (given back unsent) if its endpoint is disabled, or if its
+        claim could run out before the answer: a second relay may then take it, and a post
+        started late would make two."""
         endpoint = endpoints.get(claimed.endpoint_id)
-        if endpoint is None or endpoint.disabled_at is not None:
-            self._release(claimed)
-            return "skipped"
         now = self.clock.now()
+        if endpoint is None or endpoint.disabled_at is not None:
+            return None
+        if now + timedelta(seconds=self.config.timeout) >= claimed.claimed_until:
+            return None
         # signed at the wall clock's time: the receiver judges freshness by its own clock
         msg = message_id(claimed.message_id)
         sent = headers(endpoint.secrets(now), msg, int(time.time()), claimed.body)
@@ -273,74 +300,95 @@ class Relay:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:_EXCERPT]
         latency_ms = int((time.perf_counter() - started) * 1000)
-        return self._settle(claimed, endpoint, status, excerpt, error, latency_ms)
+        return _Sent(claimed, endpoint, status, excerpt, error, latency_ms)
 
-    def _settle(
-        self,
-        claimed: _Claimed,
-        endpoint: Endpoint,
-        status: int | None,
-        excerpt: str | None,
-        error: str | None,
-        latency_ms: int,
-    ) -> str:
+    def _settle(self, sent: list[_Sent]) -> list[str]:
+        """Record a batch's attempts and outcomes in one transaction; the outcomes."""
+        if not sent:
+            return []
         now = self.clock.now()
-        ok = status is not None and 200 <= status < 300
-        attempts = claimed.attempts + 1
+        outcomes = []
+        failing: set[str] = set()
+        healthy: set[str] = set()
+        gone: set[str] = set()
         with self.engine.begin() as conn:
             conn.execute(
-                notification_attempts.insert().values(
-                    delivery_id=claimed.id,
-                    attempted_at=now,
-                    status_code=status,
-                    latency_ms=latency_ms,
-                    response_excerpt=excerpt,
-                    error=error,
+                notification_attempts.insert(),
+                [
+                    {
+                        "delivery_id": one.claimed.id,
+                        "attempted_at": now,
+                        "status_code": one.status,
+                        "latency_ms": one.latency_ms,
+                        "response_excerpt": one.excerpt,
+                        "error": one.error,
+                    }
+                    for one in sent
+                ],
+            )
+            for one in sent:
+                outcome, values = self._outcome(one, now)
+                mine = notification_deliveries.c.claimed_by == self.worker
+                conn.execute(
+                    update(notification_deliveries)
+                    .where(notification_deliveries.c.id == one.claimed.id, mine)
+                    .values(**values)
                 )
-            )
-            values: dict[str, Any] = {
-                "attempts": attempts,
-                "last_status": status,
-                "last_error": error or (None if ok else excerpt),
-                "claimed_by": None,
-                "claimed_until": None,
-            }
-            if ok:
-                outcome = DeliveryStatus.DELIVERED.value
-                values |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
-                mark_healthy(conn, endpoint.id)
-            elif status == 410:
-                outcome = "gone"
-                values["attempts"] = claimed.attempts  # not the message's fault: it waits
-            elif attempts >= len(self.config.schedule):
-                outcome = DeliveryStatus.DEAD.value
-                values["status"] = DeliveryStatus.DEAD
-                mark_failing(conn, endpoint.id, now)
-            else:
-                outcome = "retry"
-                values["next_attempt_at"] = now + self._delay(attempts)
-                mark_failing(conn, endpoint.id, now)
-            conn.execute(
-                update(notification_deliveries)
-                .where(notification_deliveries.c.id == claimed.id)
-                .values(**values)
-            )
-        if status == 410:
-            disable_endpoint(self.engine, endpoint.id, now, GONE)
-            log.warning("endpoint disabled (410)", extra={"endpoint_id": endpoint.id})
-        self._observe(claimed, endpoint, outcome, status, latency_ms, now)
-        return outcome
+                outcomes.append(outcome)
+                if outcome == DeliveryStatus.DELIVERED and one.endpoint.failing_since:
+                    healthy.add(one.endpoint.id)
+                elif outcome == "gone":
+                    gone.add(one.endpoint.id)
+                elif outcome != DeliveryStatus.DELIVERED and not one.endpoint.failing_since:
+                    failing.add(one.endpoint.id)
+            for endpoint_id in healthy:
+                mark_healthy(conn, endpoint_id)
+            for endpoint_id in failing - healthy:
+                mark_failing(conn, endpoint_id, now)
+        for endpoint_id in gone:
+            disable_endpoint(self.engine, endpoint_id, now, GONE)
+            log.warning("endpoint disabled (410)", extra={"endpoint_id": endpoint_id})
+        for one, outcome in zip(sent, outcomes, strict=True):
+            self._observe(one, outcome, now)
+        return outcomes
+
+    def _outcome(self, one: _Sent, now: datetime) -> tuple[str, dict[str, Any]]:
+        """What an answer means for its delivery: the outcome and the row's new values."""
+        ok = one.status is not None and 200 <= one.status < 300
+        attempts = one.claimed.attempts + 1
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status": one.status,
+            "last_error": one.error or (None if ok else one.excerpt),
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        if ok:
+            values |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
+            return DeliveryStatus.DELIVERED.value, values
+        if one.status == 410:
+            values["attempts"] = one.claimed.attempts  # not the message's fault: it waits
+            return "gone", values
+        if attempts >= len(self.config.schedule):
+            values["status"] = DeliveryStatus.DEAD
+            return DeliveryStatus.DEAD.value, values
+        values["next_attempt_at"] = now + self._delay(attempts)
+        return "retry", values
 
     def _delay(self, attempts: int) -> timedelta:
         base = self.config.schedule[attempts]
         spread = base * self.config.jitter
         return timedelta(seconds=max(0.0, base + self.rng.uniform(-spread, spread)))
 
-    def _release(self, claimed: _Claimed) -> None:
+    def _release(self, claimed: list[_Claimed]) -> None:
+        """Give claims back unsent (the next pass, or another relay, takes them)."""
+        if not claimed:
+            return
         with self.engine.begin() as conn:
             conn.execute(
                 update(notification_deliveries)
-                .where(notification_deliveries.c.id == claimed.id)
+                .where(notification_deliveries.c.id.in_([c.id for c in claimed]))
+                .where(notification_deliveries.c.claimed_by == self.worker)
                 .values(claimed_by=None, claimed_until=None)
             )
 
@@ -353,14 +401,13 @@ class Relay:
         return ids
 
     @staticmethod
-    def _observe(
-        claimed: _Claimed,
-        endpoint: Endpoint,
-        outcome: str,
-        status: int | None,
-        latency_ms: int,
-        now: datetime,
-    ) -> None:
+    def _observe(one: _Sent, outcome: str, now: datetime) -> None:
+        claimed, endpoint, status, latency_ms = (
+            one.claimed,
+            one.endpoint,
+            one.status,
+            one.latency_ms,
+        )
         tags = {"outcome": outcome}
         if outcome == DeliveryStatus.DELIVERED:
             metrics().increment("notifications.delivered")
