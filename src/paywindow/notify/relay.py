@@ -33,7 +33,7 @@ from functools import partial
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, and_, exists, select, update
+from sqlalchemy import Engine, and_, bindparam, exists, select, update
 from sqlalchemy.orm import aliased
 
 from paywindow.clock import Clock
@@ -326,13 +326,12 @@ class Relay:
                     for one in sent
                 ],
             )
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for one in sent:
                 outcome, values = self._outcome(one, now)
-                mine = notification_deliveries.c.claimed_by == self.worker
-                conn.execute(
-                    update(notification_deliveries)
-                    .where(notification_deliveries.c.id == one.claimed.id, mine)
-                    .values(**values)
+                keys = tuple(sorted(values))
+                groups.setdefault(keys, []).append(
+                    {"b_id": one.claimed.id, **{f"b_{k}": v for k, v in values.items()}}
                 )
                 outcomes.append(outcome)
                 if outcome == DeliveryStatus.DELIVERED and one.endpoint.failing_since:
@@ -341,6 +340,14 @@ class Relay:
                     gone.add(one.endpoint.id)
                 elif outcome != DeliveryStatus.DELIVERED and not one.endpoint.failing_since:
                     failing.add(one.endpoint.id)
+            d = notification_deliveries
+            for keys, rows in groups.items():  # one statement per kind of outcome
+                statement = (
+                    update(d)
+                    .where(d.c.id == bindparam("b_id"), d.c.claimed_by == self.worker)
+                    .values({k: bindparam(f"b_{k}") for k in keys})
+                )
+                conn.execute(statement, rows)
             for endpoint_id in healthy:
                 mark_healthy(conn, endpoint_id)
             for endpoint_id in failing - healthy:
@@ -422,7 +429,7 @@ class Relay:
             "status": status,
             "attempt": claimed.attempts + 1,
         }
-        level = logging.INFO if outcome == DeliveryStatus.DELIVERED else logging.WARNING
+        level = logging.DEBUG if outcome == DeliveryStatus.DELIVERED else logging.WARNING
         log.log(level, "notification %s", outcome, extra=extra)
 
 
