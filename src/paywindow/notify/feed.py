@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
 
 from paywindow.store.tables import outbox
 
@@ -42,8 +42,11 @@ def sequence_in(conn: Connection, *, limit: int = 5_000) -> int:
     if not waiting:
         return 0
     last = conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0))).scalar_one()
-    for offset, message_id in enumerate(waiting, start=1):
-        conn.execute(update(outbox).where(outbox.c.id == message_id).values(seq=last + offset))
+    statement = (
+        update(outbox).where(outbox.c.id == bindparam("b_id")).values(seq=bindparam("b_seq"))
+    )
+    rows = [{"b_id": i, "b_seq": last + n} for n, i in enumerate(waiting, start=1)]
+    conn.execute(statement, rows)
     return len(waiting)
 
 
