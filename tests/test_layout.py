@@ -23,6 +23,7 @@ LAYERS = {
     "stripe_ids": 0,
     "documents": 0,
     "_faces": 0,
+    "background": 0,
     "store": 1,
     "gateway": 2,
     "payments": 3.0,

@@ -368,7 +368,7 @@ uvicorn, every signature verified with the Standard Webhooks library) in a proce
 *Latency*: {args.rate:g} messages/s for {args.seconds:g} s, each written in its own transaction
 and timed at its commit, to the receiver's arrival time. *Throughput*: {args.messages:,}
 messages queued, then the relay started, until the last delivery is settled in the database
-(each settle is its own commit: on SQLite, an fsync). *Ceiling* (the baseline, same run): the
+(a claimed batch is settled in one commit). *Ceiling* (the baseline, same run): the
 bare receiver taking the same signed bodies from the same HTTP client (one shared
 `httpx.Client`) with the same concurrency ({SERVE_RELAY.workers} threads), no database.
 Relay, database and receiver share the machine's 2 cores.
