@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from paywindow.inbox.processor import EventStatus
 from paywindow.payments.facts import AttemptStatus, DisputeStatus
 from paywindow.payments.states import OrderState
-from paywindow.retries.plans import PlanStatus, RetryStatus
+from paywindow.retries.states import PlanStatus, RetryStatus
 from paywindow.store.tables import attempts, event_log, orders, retry_attempts, retry_plans
 from tests.factories import NOW, open_order
 

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 from paywindow._faces import face
 
 if TYPE_CHECKING:
-    from paywindow.retries.plans import plan_view
     from paywindow.retries.policy import DeclineClass, RetryPolicy, classify
-    from paywindow.retries.report import recovery_report, write_recovery_report
+    from paywindow.retries.report import plan_view, recovery_report, write_recovery_report
     from paywindow.retries.run import retry_now, run_retries
 
 __all__ = [
@@ -33,7 +32,7 @@ __getattr__ = face(
         "DeclineClass": "policy",
         "RetryPolicy": "policy",
         "classify": "policy",
-        "plan_view": "plans",
+        "plan_view": "report",
         "recovery_report": "report",
         "retry_now": "run",
         "run_retries": "run",

@@ -29,23 +29,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from paywindow.errors import Conflict, NotFound
 from paywindow.payments import OrderState
+from paywindow.retries.announce import announce_failures
 from paywindow.retries.policy import (
-    MAX_ATTEMPTS,
     DeclineClass,
     DropReason,
     classify,
     plan_attempts,
 )
-from paywindow.store.outbox import write_message
+from paywindow.retries.states import CloseReason, PlanStatus, RetryKind, RetryStatus
 from paywindow.store.sql import insert_ignoring_conflicts
-from paywindow.store.tables import orders, outbox, payment_failures, retry_attempts, retry_plans
+from paywindow.store.tables import orders, payment_failures, retry_attempts, retry_plans
 
 __all__ = [
     "CloseReason",
@@ -56,46 +55,9 @@ __all__ = [
     "claim",
     "claim_next_for",
     "due_attempts",
-    "plan_view",
     "release",
     "sync_plans",
 ]
-
-
-class PlanStatus(StrEnum):
-    """``retry_plans.status``."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class RetryStatus(StrEnum):
-    """``retry_attempts.status``: scheduled → running → done, or dropped / cancelled."""
-
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-    DONE = "done"
-    DROPPED = "dropped"
-    CANCELLED = "cancelled"
-
-
-class RetryKind(StrEnum):
-    """``retry_attempts.kind``: a retry of the payment, or the one message asking the buyer
-    for another payment method (after a hard decline)."""
-
-    RETRY = "retry"
-    ANOTHER_METHOD = "another_method"
-
-
-class CloseReason(StrEnum):
-    """Why a plan closed (``retry_plans.close_reason``; also the ``reason`` of the attempts
-    it cancelled or dropped)."""
-
-    PAID = "paid"
-    HELD_FOR_REVIEW = "held_for_review"
-    WINDOW_CLOSED = "window_closed"
-    EXHAUSTED = "exhausted"
-    NO_ATTEMPTS = "no_attempts"
 
 
 @dataclass
@@ -115,7 +77,7 @@ def sync_plans(engine: Engine, now: datetime, offsets: list[timedelta]) -> PlanS
             result.opened.append(failure["order_id"])
     result.hardened = _harden(engine, now)
     result.closed = _close_finished(engine, now)
-    result.announced = _announce_failures(engine, now)
+    result.announced = announce_failures(engine, now)
     return result
 
 
@@ -314,111 +276,6 @@ def close_plan(conn: Connection, order_id: str, reason: CloseReason, now: dateti
     )
 
 
-FAILED_TOPIC = "order.payment_failed"
-
-
-def _failure_key(order_id: str, failure_id: int) -> str:
-    return f"{FAILED_TOPIC}:{order_id}:{failure_id}"
-
-
-def _announce_failures(engine: Engine, now: datetime) -> list[str]:
-    """One ``order.payment_failed`` per failure that is the latest of an order still failed."""
-    query = (
-        select(payment_failures.c.id, payment_failures.c.order_id)
-        .join(orders, orders.c.id == payment_failures.c.order_id)
-        .join(retry_plans, retry_plans.c.order_id == payment_failures.c.order_id)
-        .where(orders.c.state == OrderState.PAYMENT_FAILED.value)
-        .order_by(payment_failures.c.failed_at, payment_failures.c.id)
-    )
-    with engine.connect().execution_options(read_only=True) as conn:
-        latest = {row.order_id: row.id for row in conn.execute(query)}
-        keys = {_failure_key(o, f): (o, f) for o, f in latest.items()}
-        told: set[str] = set()
-        names = list(keys)
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
-            found = select(outbox.c.dedupe_key).where(outbox.c.dedupe_key.in_(chunk))
-            told.update(conn.execute(found).scalars())
-    announced = []
-    for key, (order_id, failure_id) in keys.items():
-        if key in told:
-            continue
-        with engine.begin() as conn:
-            if _announce_one(conn, order_id, failure_id, now):
-                announced.append(order_id)
-    return announced
-
-
-def _announce_one(conn: Connection, order_id: str, failure_id: int, now: datetime) -> bool:
-    """Write the message if the order is still failed (re-read, locked, in this transaction)."""
-    query = select(orders).where(orders.c.id == order_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    order = conn.execute(query).mappings().one()
-    if order["state"] != OrderState.PAYMENT_FAILED:
-        return False
-    failure = (
-        conn.execute(select(payment_failures).where(payment_failures.c.id == failure_id))
-        .mappings()
-        .one()
-    )
-    plan = select(retry_plans.c.status).where(retry_plans.c.order_id == order_id)
-    plan_open = conn.execute(plan).scalar_one() == PlanStatus.OPEN
-    waiting = list(
-        conn.execute(
-            select(retry_attempts)
-            .where(
-                retry_attempts.c.order_id == order_id,
-                retry_attempts.c.status.in_((RetryStatus.SCHEDULED, RetryStatus.RUNNING)),
-            )
-            .order_by(retry_attempts.c.number)
-        ).mappings()
-    )
-    if not plan_open:
-        waiting = []
-    return write_message(
-        conn,
-        topic=FAILED_TOPIC,
-        dedupe_key=_failure_key(order_id, failure_id),
-        payload=failure_payload(order, failure, waiting, now),
-        now=now,
-        order_id=order_id,
-    )
-
-
-def failure_payload(order: Any, failure: Any, waiting: list[Any], now: datetime) -> dict[str, Any]:
-    """The ``order.payment_failed`` data (schema: ``paywindow/notify/schemas``): the failure,
-    its class, and the plan's next attempt (``waiting``: scheduled attempts, in order)."""
-    kind = classify(failure["code"], failure["decline_code"], failure["advice_code"])
-    following = waiting[0] if waiting else None
-    if kind is DeclineClass.HARD:
-        advice = "use_another_payment_method"
-    else:
-        advice = "retry_scheduled" if following is not None else "no_retry"
-    return {
-        "order_id": order["id"],
-        "state": OrderState.PAYMENT_FAILED.value,
-        "at": now.isoformat(),
-        "amount_total": order["amount_total"],
-        "currency": order["currency"],
-        "failed_at": failure["failed_at"].isoformat(),
-        "attempt": failure["attempt"],
-        "code": failure["code"],
-        "decline_code": failure["decline_code"],
-        "advice_code": failure["advice_code"],
-        "message": failure["message"],
-        "decline_class": kind.value,
-        "advice": advice,
-        "retry_planned": following is not None,
-        "next_retry_at": max(following["due_at"], now).isoformat() if following else None,
-        "next_retry": following["number"] if following else None,
-        "next_retry_kind": str(following["kind"]) if following else None,
-        "retries_left": len(waiting),
-        "max_retries": MAX_ATTEMPTS,
-        "deadline": order["deadline"].isoformat(),
-    }
-
-
 def due_attempts(engine: Engine, now: datetime, limit: int) -> list[tuple[int, str]]:
     """(id, order id) of attempts due now (or whose claim lapsed), oldest due first."""
     query = (
@@ -507,44 +364,3 @@ def release(engine: Engine, attempt_id: int, now: datetime, error: str | None = 
         values["last_error"] = error[:2000]
     with engine.begin() as conn:
         conn.execute(update(retry_attempts).where(retry_attempts.c.id == attempt_id).values(values))
-
-
-def plan_view(engine: Engine, order_id: str) -> dict[str, Any]:
-    """The order's plan and attempts, for support (CLI and API)."""
-    with engine.connect().execution_options(read_only=True) as conn:
-        plan = (
-            conn.execute(select(retry_plans).where(retry_plans.c.order_id == order_id))
-            .mappings()
-            .first()
-        )
-        rows = conn.execute(
-            select(retry_attempts)
-            .where(retry_attempts.c.order_id == order_id)
-            .order_by(retry_attempts.c.number)
-        ).mappings()
-        attempt_list = [
-            {
-                "number": r["number"],
-                "kind": r["kind"],
-                "due_at": r["due_at"].isoformat(),
-                "status": r["status"],
-                "reason": r["reason"],
-                "channel": r["channel"],
-                "outcome": r["outcome"],
-                "decline_code": r["decline_code"],
-                "stripe_errors": r["stripe_errors"],
-                "manual": r["manual"],
-                "executed_at": r["executed_at"].isoformat() if r["executed_at"] else None,
-            }
-            for r in rows
-        ]
-    if plan is None:
-        return {"order_id": order_id, "plan": None, "attempts": []}
-    summary = {
-        "status": plan["status"],
-        "decline_code": plan["decline_code"] or plan["code"],
-        "decline_class": plan["decline_class"],
-        "first_failed_at": plan["first_failed_at"].isoformat(),
-        "close_reason": plan["close_reason"],
-    }
-    return {"order_id": order_id, "plan": summary, "attempts": attempt_list}

@@ -22,10 +22,10 @@ from sqlalchemy import Engine, func, select
 
 from paywindow.documents import environment
 from paywindow.payments import AttemptChannel, AttemptStatus
-from paywindow.retries.plans import RetryStatus
-from paywindow.store.tables import attempts, orders, payment_failures, retry_attempts
+from paywindow.retries.states import RetryStatus
+from paywindow.store.tables import attempts, orders, payment_failures, retry_attempts, retry_plans
 
-__all__ = ["RecoveryReport", "RecoveryRow", "recovery_report", "write_recovery_report"]
+__all__ = ["RecoveryReport", "RecoveryRow", "plan_view", "recovery_report", "write_recovery_report"]
 
 
 @dataclass(frozen=True)
@@ -230,3 +230,44 @@ def write_recovery_report(
             for row in rows:
                 writer.writerow([section, row.label, row.failed, row.recovered, f"{row.rate:.4f}"])
     return html_path, csv_path
+
+
+def plan_view(engine: Engine, order_id: str) -> dict[str, Any]:
+    """The order's plan and attempts, for support (CLI and API)."""
+    with engine.connect().execution_options(read_only=True) as conn:
+        plan = (
+            conn.execute(select(retry_plans).where(retry_plans.c.order_id == order_id))
+            .mappings()
+            .first()
+        )
+        rows = conn.execute(
+            select(retry_attempts)
+            .where(retry_attempts.c.order_id == order_id)
+            .order_by(retry_attempts.c.number)
+        ).mappings()
+        attempt_list = [
+            {
+                "number": r["number"],
+                "kind": r["kind"],
+                "due_at": r["due_at"].isoformat(),
+                "status": r["status"],
+                "reason": r["reason"],
+                "channel": r["channel"],
+                "outcome": r["outcome"],
+                "decline_code": r["decline_code"],
+                "stripe_errors": r["stripe_errors"],
+                "manual": r["manual"],
+                "executed_at": r["executed_at"].isoformat() if r["executed_at"] else None,
+            }
+            for r in rows
+        ]
+    if plan is None:
+        return {"order_id": order_id, "plan": None, "attempts": []}
+    summary = {
+        "status": plan["status"],
+        "decline_code": plan["decline_code"] or plan["code"],
+        "decline_class": plan["decline_class"],
+        "first_failed_at": plan["first_failed_at"].isoformat(),
+        "close_reason": plan["close_reason"],
+    }
+    return {"order_id": order_id, "plan": summary, "attempts": attempt_list}

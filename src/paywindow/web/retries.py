@@ -13,8 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from paywindow.errors import GatewayRejected
-from paywindow.retries import RetryPolicy, retry_now
-from paywindow.retries.plans import plan_view
+from paywindow.retries import RetryPolicy, plan_view, retry_now
 from paywindow.web.errors import error_response
 
 __all__ = ["router"]
