@@ -21,7 +21,7 @@ typecheck: install
 	$(UV) run mypy --follow-imports=silent tests flows tasks bench
 
 pytest: install
-	$(UV) run pytest -q
+	$(UV) run pytest -q --durations=15
 
 test: lint typecheck pytest
 

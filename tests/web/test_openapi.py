@@ -206,6 +206,8 @@ def _fuzz(world: World, operation: Any, mode: GenerationMode, seen: set[int]) ->
 
 
 def test_every_answer_is_the_one_the_document_lists(served: World) -> None:
+    if served.engine.dialect.name != "sqlite":
+        pytest.skip("the HTTP contract does not depend on the store: one backend is enough")
     doc = _document(served)
     # schemathesis would negate the bearer scheme and send no token: auth is tested elsewhere,
     # here every request carries the right token so bodies and ids reach the handlers
