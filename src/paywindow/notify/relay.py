@@ -28,7 +28,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -75,6 +75,8 @@ SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 #: An endpoint that has failed every delivery for this long is disabled.
 DISABLE_AFTER = timedelta(days=5)
 _EXCERPT = 500
+#: How often an idle relay checks for failing endpoints and reports its backlog.
+UPKEEP = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class Relay:
         )
         self.worker = worker or f"relay-{uuid.uuid4().hex[:12]}"
         self.rng = rng or random.Random()
+        self._next_upkeep = datetime.min.replace(tzinfo=UTC)
         self._pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="notify")
 
     def close(self) -> None:
@@ -202,8 +205,13 @@ class Relay:
                     report.failed += 1
             if len(claimed) < self.config.batch:
                 break
-        report.disabled.extend(self._disable_failing())
-        self._gauges()
+        # the upkeep queries run when this pass delivered something, else every UPKEEP: an idle
+        # relay passes five times a second and need not count its backlog each time
+        now = self.clock.now()
+        if report.attempted or now >= self._next_upkeep:
+            self._next_upkeep = now + UPKEEP
+            report.disabled.extend(self._disable_failing())
+            self._gauges()
         return report
 
     def _gauges(self) -> None:
